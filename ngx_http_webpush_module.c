@@ -1,0 +1,803 @@
+
+/*
+ * ngx_http_webpush_module: the Web Push API served by nginx itself.
+ *
+ * Copyright (C) ngx_webpush authors
+ *
+ * This file is the module's face: directives, configuration structures and
+ * routing.  Each route is a handler directive ("webpush_vapid_key;") that an
+ * operator puts in any location; all of them go through one content handler
+ * that checks the method against the route's table entry, so every route
+ * answers 405 with Allow and a JSON error the same way.
+ *
+ * Directives (this stage):
+ *
+ *   webpush_vapid_public_key  KEY | env:NAME | file:PATH;        (http)
+ *       The VAPID application server public key, in web-push's format
+ *       (base64url of the 65-byte uncompressed P-256 point).  "env:NAME"
+ *       reads it from the environment when the configuration is loaded:
+ *       list the variable with nginx's "env NAME;" in the main context too,
+ *       or a reload (and "master_process off") will not see it.  A value
+ *       set by "env NAME=value;" is used as well.  "file:PATH" reads the
+ *       file (relative paths are relative to the configuration directory)
+ *       and trims surrounding white space.
+ *
+ *   webpush_vapid_key;                                            (location)
+ *       GET/HEAD: 200 {"publicKey":"..."}, cacheable.
+ *
+ *   webpush_vapid_key_max_age  TIME;            (http, server, location)
+ *       Cache-Control max-age of the key route, default 1h.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "b64.h"
+#include "wp_err.h"
+
+
+/* Uncompressed P-256 point: 0x04 || X || Y. */
+#define NGX_HTTP_WEBPUSH_P256_POINT_LEN      65
+
+/* Longest value read by "file:" (a key or a URL, not a document). */
+#define NGX_HTTP_WEBPUSH_CONF_FILE_MAX       65536
+
+/* Longest human message in a JSON error, before escaping. */
+#define NGX_HTTP_WEBPUSH_ERR_MSG_MAX         512
+
+/* What a route needs from the main configuration (route->needs). */
+#define NGX_HTTP_WEBPUSH_NEEDS_VAPID_KEY     0x0001
+
+
+typedef ngx_int_t (*ngx_http_webpush_route_pt)(ngx_http_request_t *r);
+
+
+typedef struct {
+    ngx_str_t                   name;       /* the handler directive */
+    ngx_uint_t                  methods;    /* NGX_HTTP_GET|... */
+    ngx_str_t                   allow;      /* Allow header for a 405 */
+    ngx_uint_t                  needs;      /* NGX_HTTP_WEBPUSH_NEEDS_* */
+    ngx_http_webpush_route_pt   handler;
+} ngx_http_webpush_route_t;
+
+
+typedef struct {
+    ngx_str_t                   vapid_public_key;   /* canonical base64url */
+    ngx_str_t                   vapid_key_json;     /* the route's body */
+    ngx_str_t                   vapid_key_etag;
+
+    /* where a route needing the key was first used, for the error */
+    ngx_uint_t                  needs;
+    ngx_str_t                   needs_file;
+    ngx_uint_t                  needs_line;
+    ngx_str_t                   needs_name;
+} ngx_http_webpush_main_conf_t;
+
+
+typedef struct {
+    /* the route served here; deliberately not inherited, like a handler */
+    ngx_http_webpush_route_t   *route;
+
+    time_t                      vapid_key_max_age;
+} ngx_http_webpush_loc_conf_t;
+
+
+static ngx_int_t ngx_http_webpush_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_webpush_vapid_key_handler(ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_webpush_send_json(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len, ngx_str_t *cache_control);
+static ngx_int_t ngx_http_webpush_send_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *fmt, ...);
+static ngx_table_elt_t *ngx_http_webpush_add_header(ngx_http_request_t *r,
+    ngx_str_t *key, ngx_str_t *value);
+
+static char *ngx_http_webpush_route(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_webpush_vapid_public_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *value);
+static char *ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *value);
+static char *ngx_http_webpush_conf_file(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *value);
+
+static void *ngx_http_webpush_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_webpush_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_webpush_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+
+
+/*
+ * The routes.  A new route is one entry here plus one command below whose
+ * "post" points at the entry.
+ */
+static ngx_http_webpush_route_t  ngx_http_webpush_routes[] = {
+
+    { ngx_string("webpush_vapid_key"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      NGX_HTTP_WEBPUSH_NEEDS_VAPID_KEY,
+      ngx_http_webpush_vapid_key_handler },
+
+    { ngx_null_string, 0, ngx_null_string, 0, NULL }
+};
+
+
+static ngx_command_t  ngx_http_webpush_commands[] = {
+
+    { ngx_string("webpush_vapid_public_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_webpush_vapid_public_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webpush_vapid_key"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[0] },
+
+    { ngx_string("webpush_vapid_key_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webpush_loc_conf_t, vapid_key_max_age),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_webpush_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    NULL,                                  /* postconfiguration */
+
+    ngx_http_webpush_create_main_conf,     /* create main configuration */
+    ngx_http_webpush_init_main_conf,       /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_webpush_create_loc_conf,      /* create location configuration */
+    ngx_http_webpush_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_webpush_module = {
+    NGX_MODULE_V1,
+    &ngx_http_webpush_module_ctx,          /* module context */
+    ngx_http_webpush_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_webpush_json_type = ngx_string("application/json");
+static ngx_str_t  ngx_http_webpush_allow = ngx_string("Allow");
+static ngx_str_t  ngx_http_webpush_etag = ngx_string("ETag");
+static ngx_str_t  ngx_http_webpush_cache_control = ngx_string("Cache-Control");
+
+
+/* Routing */
+
+
+static ngx_int_t
+ngx_http_webpush_handler(ngx_http_request_t *r)
+{
+    ngx_http_webpush_route_t     *route;
+    ngx_http_webpush_loc_conf_t  *wlcf;
+
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webpush_module);
+    route = wlcf->route;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "webpush route \"%V\" method \"%V\"",
+                   &route->name, &r->method_name);
+
+    if (!(r->method & route->methods)) {
+
+        if (ngx_http_webpush_add_header(r, &ngx_http_webpush_allow,
+                                        &route->allow)
+            == NULL)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return ngx_http_webpush_send_error(r, NGX_HTTP_NOT_ALLOWED,
+                                           "method_not_allowed",
+                                           "method %V is not allowed here; "
+                                           "allowed: %V",
+                                           &r->method_name, &route->allow);
+    }
+
+    return route->handler(r);
+}
+
+
+static ngx_int_t
+ngx_http_webpush_vapid_key_handler(ngx_http_request_t *r)
+{
+    u_char                        *p;
+    ngx_str_t                      cc;
+    ngx_table_elt_t               *etag;
+    ngx_http_webpush_loc_conf_t   *wlcf;
+    ngx_http_webpush_main_conf_t  *wmcf;
+
+    wmcf = ngx_http_get_module_main_conf(r, ngx_http_webpush_module);
+    wlcf = ngx_http_get_module_loc_conf(r, ngx_http_webpush_module);
+
+    cc.data = ngx_pnalloc(r->pool, sizeof("public, max-age=") - 1
+                                   + NGX_TIME_T_LEN);
+    if (cc.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_sprintf(cc.data, "public, max-age=%T", wlcf->vapid_key_max_age);
+    cc.len = p - cc.data;
+
+    /*
+     * With an ETag set, nginx's not_modified filter answers a matching
+     * If-None-Match with 304 by itself.
+     */
+    etag = ngx_http_webpush_add_header(r, &ngx_http_webpush_etag,
+                                       &wmcf->vapid_key_etag);
+    if (etag == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.etag = etag;
+
+    return ngx_http_webpush_send_json(r, NGX_HTTP_OK,
+                                      wmcf->vapid_key_json.data,
+                                      wmcf->vapid_key_json.len, &cc);
+}
+
+
+/* Responses */
+
+
+/*
+ * Send a complete JSON response.  The request body, if any, is discarded
+ * first: a body left unread breaks keepalive and, over HTTP/2, trips
+ * nginx's flood check.  body must outlive the request (pool or config).
+ */
+
+static ngx_int_t
+ngx_http_webpush_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    u_char *body, size_t len, ngx_str_t *cache_control)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (cache_control
+        && ngx_http_webpush_add_header(r, &ngx_http_webpush_cache_control,
+                                       cache_control)
+           == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_type = ngx_http_webpush_json_type;
+    r->headers_out.content_type_len = ngx_http_webpush_json_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = (len > 0);
+    b->last_buf = (r == r->main);
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/*
+ * Answer {"error":{"code":"...","message":"..."}} with the given status;
+ * every error of the API goes through here.  fmt takes nginx's format
+ * directives (%V, %s, %ui, ...).  Errors are never cached.
+ */
+
+static ngx_int_t
+ngx_http_webpush_send_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *fmt, ...)
+{
+    u_char     *p, *body, msg[NGX_HTTP_WEBPUSH_ERR_MSG_MAX];
+    size_t      len, code_len, msg_len;
+    va_list     args;
+    ngx_str_t   cc;
+
+    va_start(args, fmt);
+    p = ngx_vslprintf(msg, msg + sizeof(msg), fmt, args);
+    va_end(args);
+
+    msg_len = p - msg;
+    code_len = ngx_strlen(code);
+
+    len = sizeof("{\"error\":{\"code\":\"\",\"message\":\"\"}}") - 1
+          + code_len + ngx_escape_json(NULL, (u_char *) code, code_len)
+          + msg_len + ngx_escape_json(NULL, msg, msg_len);
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    p = ngx_cpymem(body, "{\"error\":{\"code\":\"",
+                   sizeof("{\"error\":{\"code\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, (u_char *) code, code_len);
+    p = ngx_cpymem(p, "\",\"message\":\"", sizeof("\",\"message\":\"") - 1);
+    p = (u_char *) ngx_escape_json(p, msg, msg_len);
+    p = ngx_cpymem(p, "\"}}", sizeof("\"}}") - 1);
+
+    ngx_str_set(&cc, "no-store");
+
+    return ngx_http_webpush_send_json(r, status, body, p - body, &cc);
+}
+
+
+static ngx_table_elt_t *
+ngx_http_webpush_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NULL;
+    }
+
+    h->hash = 1;
+    h->key = *key;
+    h->value = *value;
+    h->lowcase_key = NULL;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return h;
+}
+
+
+/* Configuration */
+
+
+/* A handler directive: bind the location to its route. */
+
+static char *
+ngx_http_webpush_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_webpush_loc_conf_t *wlcf = conf;
+
+    ngx_http_webpush_route_t      *route;
+    ngx_http_core_loc_conf_t      *clcf;
+    ngx_http_webpush_main_conf_t  *wmcf;
+
+    route = cmd->post;
+
+    if (wlcf->route != NULL) {
+        if (wlcf->route == route) {
+            return "is duplicate";
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" conflicts with \"%V\" in this location",
+                           &cmd->name, &wlcf->route->name);
+        return NGX_CONF_ERROR;
+    }
+
+    wlcf->route = route;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_webpush_handler;
+
+    /* the key may come later in the http block: check in init_main_conf */
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webpush_module);
+
+    /* cf->conf_file is on the parser's stack: copy the name, not it */
+    if ((route->needs & ~wmcf->needs) && wmcf->needs_file.data == NULL) {
+        wmcf->needs_file = cf->conf_file->file.name;
+        wmcf->needs_line = cf->conf_file->line;
+        wmcf->needs_name = route->name;
+    }
+
+    wmcf->needs |= route->needs;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webpush_vapid_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_webpush_main_conf_t *wmcf = conf;
+
+    u_char      *p;
+    size_t       n;
+    uint32_t     crc;
+    wp_err_t     err;
+    ngx_str_t   *value, key;
+    u_char       raw[128];
+    char         canon[wp_b64url_len(NGX_HTTP_WEBPUSH_P256_POINT_LEN) + 1];
+
+    if (wmcf->vapid_public_key.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_webpush_conf_value(cf, &value[1], &key) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The value is not echoed in errors: a private key pasted here by
+     * mistake must not end up in the error log.
+     */
+
+    if (wp_b64url_decode((const char *) key.data, key.len, raw, sizeof(raw),
+                         &n, WP_B64_STRICT, "webpush_vapid_public_key", &err)
+        != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid VAPID public key from \"%V\": %s",
+                           &value[1], err.message);
+        return NGX_CONF_ERROR;
+    }
+
+    if (n != NGX_HTTP_WEBPUSH_P256_POINT_LEN || raw[0] != 0x04) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid VAPID public key from \"%V\": "
+                           "decodes to %uz bytes%s, expected an uncompressed "
+                           "P-256 point (65 bytes starting with 0x04)",
+                           &value[1], n,
+                           n == 32 ? " (is it the private key?)" : "");
+        return NGX_CONF_ERROR;
+    }
+
+    /* serve one spelling whatever the input (padding, say) looked like */
+    n = wp_b64url_encode(raw, NGX_HTTP_WEBPUSH_P256_POINT_LEN, canon);
+
+    wmcf->vapid_public_key.data = ngx_pnalloc(cf->pool, n);
+    if (wmcf->vapid_public_key.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memcpy(wmcf->vapid_public_key.data, canon, n);
+    wmcf->vapid_public_key.len = n;
+
+    wmcf->vapid_key_json.data = ngx_pnalloc(cf->pool,
+                                            sizeof("{\"publicKey\":\"\"}") - 1
+                                            + n);
+    if (wmcf->vapid_key_json.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_sprintf(wmcf->vapid_key_json.data, "{\"publicKey\":\"%V\"}",
+                    &wmcf->vapid_public_key);
+    wmcf->vapid_key_json.len = p - wmcf->vapid_key_json.data;
+
+    wmcf->vapid_key_etag.data = ngx_pnalloc(cf->pool, sizeof("\"00000000\""));
+    if (wmcf->vapid_key_etag.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    crc = ngx_crc32_short(wmcf->vapid_key_json.data, wmcf->vapid_key_json.len);
+    p = ngx_sprintf(wmcf->vapid_key_etag.data, "\"%08xD\"", crc);
+    wmcf->vapid_key_etag.len = p - wmcf->vapid_key_etag.data;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Resolve a directive value that may live elsewhere: "env:NAME",
+ * "file:PATH", or the literal itself.  The result is allocated from
+ * cf->pool and never logged, so secrets can use this too.
+ */
+
+static char *
+ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *value)
+{
+    ngx_str_t  name;
+
+    if (spec->len > sizeof("env:") - 1
+        && ngx_strncmp(spec->data, "env:", sizeof("env:") - 1) == 0)
+    {
+        name.data = spec->data + sizeof("env:") - 1;
+        name.len = spec->len - (sizeof("env:") - 1);
+
+        return ngx_http_webpush_conf_env(cf, &name, value);
+    }
+
+    if (spec->len > sizeof("file:") - 1
+        && ngx_strncmp(spec->data, "file:", sizeof("file:") - 1) == 0)
+    {
+        name.data = spec->data + sizeof("file:") - 1;
+        name.len = spec->len - (sizeof("file:") - 1);
+
+        return ngx_http_webpush_conf_file(cf, &name, value);
+    }
+
+    if (spec->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "empty value");
+        return NGX_CONF_ERROR;
+    }
+
+    *value = *spec;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
+{
+    u_char           *p, *s;
+    ngx_str_t        *var;
+    ngx_uint_t        i;
+    ngx_core_conf_t  *ccf;
+
+    /* "env NAME=value;" given before the http block wins, as for workers */
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                           ngx_core_module);
+
+    var = ccf->env.elts;
+
+    for (i = 0; i < ccf->env.nelts; i++) {
+        if (var[i].len > name->len
+            && var[i].data[name->len] == '='
+            && ngx_strncmp(var[i].data, name->data, name->len) == 0)
+        {
+            value->data = var[i].data + name->len + 1;
+            value->len = var[i].len - name->len - 1;
+            goto found;
+        }
+    }
+
+    p = ngx_pnalloc(cf->pool, name->len + 1);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    (void) ngx_cpystrn(p, name->data, name->len + 1);
+
+    s = (u_char *) getenv((char *) p);
+    if (s == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "environment variable \"%V\" is not set "
+                           "(nginx also needs \"env %V;\" in the main "
+                           "context to keep it across reloads)",
+                           name, name);
+        return NGX_CONF_ERROR;
+    }
+
+    value->data = s;
+    value->len = ngx_strlen(s);
+
+found:
+
+    if (value->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "environment variable \"%V\" is empty", name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_webpush_conf_file(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
+{
+    char             *rv;
+    u_char           *buf, *start, *end;
+    off_t             size;
+    ssize_t           n;
+    size_t            got;
+    ngx_fd_t          fd;
+    ngx_str_t         path;
+    ngx_file_info_t   fi;
+
+    path = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%s\" failed", path.data);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%s\" failed", path.data);
+        goto done;
+    }
+
+    size = ngx_file_size(&fi);
+
+    if (size > NGX_HTTP_WEBPUSH_CONF_FILE_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%s\" is too large (%O bytes, at most %d)",
+                           path.data, size, NGX_HTTP_WEBPUSH_CONF_FILE_MAX);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, (size_t) size + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    for (got = 0; got < (size_t) size; got += n) {
+        n = ngx_read_fd(fd, buf + got, (size_t) size - got);
+
+        if (n == -1) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                               ngx_read_fd_n " \"%s\" failed", path.data);
+            goto done;
+        }
+
+        if (n == 0) {
+            break;
+        }
+    }
+
+    start = buf;
+    end = buf + got;
+
+    while (start < end && (*start == ' ' || *start == '\t'
+                           || *start == '\r' || *start == '\n'))
+    {
+        start++;
+    }
+
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t'
+                           || end[-1] == '\r' || end[-1] == '\n'))
+    {
+        end--;
+    }
+
+    if (start == end) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%s\" is empty",
+                           path.data);
+        goto done;
+    }
+
+    value->data = start;
+    value->len = end - start;
+
+    rv = NGX_CONF_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%s\" failed", path.data);
+    }
+
+    return rv;
+}
+
+
+static void *
+ngx_http_webpush_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_webpush_main_conf_t  *wmcf;
+
+    wmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webpush_main_conf_t));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     wmcf->vapid_public_key = { 0, NULL };
+     *     wmcf->vapid_key_json = { 0, NULL };
+     *     wmcf->vapid_key_etag = { 0, NULL };
+     *     wmcf->needs = 0;
+     *     wmcf->needs_file = { 0, NULL };
+     */
+
+    return wmcf;
+}
+
+
+/* Runs after the whole http block is parsed, so directive order is free. */
+
+static char *
+ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_webpush_main_conf_t *wmcf = conf;
+
+    if ((wmcf->needs & NGX_HTTP_WEBPUSH_NEEDS_VAPID_KEY)
+        && wmcf->vapid_public_key.data == NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" requires \"webpush_vapid_public_key\" "
+                      "in the http block, in %V:%ui",
+                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_webpush_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_webpush_loc_conf_t  *wlcf;
+
+    wlcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_webpush_loc_conf_t));
+    if (wlcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     wlcf->route = NULL;
+     */
+
+    wlcf->vapid_key_max_age = NGX_CONF_UNSET;
+
+    return wlcf;
+}
+
+
+static char *
+ngx_http_webpush_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_webpush_loc_conf_t *prev = parent;
+    ngx_http_webpush_loc_conf_t *conf = child;
+
+    /* conf->route is per location: nested locations get no handler */
+
+    ngx_conf_merge_sec_value(conf->vapid_key_max_age,
+                             prev->vapid_key_max_age, 3600);
+
+    return NGX_CONF_OK;
+}
