@@ -74,4 +74,11 @@ int wp_json_to_string(yajl_val v, char **out, size_t *outlen, wp_err_t *err);
  */
 int wp_json_get_int64(yajl_val v, int64_t *out);
 
+/*
+ * The source text of v if v is a number written as an integer
+ * (-?[0-9]+, any size), else NULL.  Used where ids may be numeric and
+ * must become their exact decimal text, even beyond int64_t.
+ */
+const char *wp_json_integer_text(yajl_val v);
+
 #endif /* WP_JSON_UTIL_H */
