@@ -35,11 +35,9 @@
 #include <ngx_http.h>
 
 #include "b64.h"
+#include "ece.h"
 #include "wp_err.h"
 
-
-/* Uncompressed P-256 point: 0x04 || X || Y. */
-#define NGX_HTTP_WEBPUSH_P256_POINT_LEN      65
 
 /* Longest value read by "file:" (a key or a URL, not a document). */
 #define NGX_HTTP_WEBPUSH_CONF_FILE_MAX       65536
@@ -100,6 +98,7 @@ static char *ngx_http_webpush_vapid_public_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
     ngx_str_t *value);
+static ngx_str_t ngx_http_webpush_conf_source(ngx_str_t *spec);
 static char *ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *value);
 static char *ngx_http_webpush_conf_file(ngx_conf_t *cf, ngx_str_t *name,
@@ -451,9 +450,9 @@ ngx_http_webpush_vapid_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
     size_t       n;
     uint32_t     crc;
     wp_err_t     err;
-    ngx_str_t   *value, key;
+    ngx_str_t   *value, key, source;
     u_char       raw[128];
-    char         canon[wp_b64url_len(NGX_HTTP_WEBPUSH_P256_POINT_LEN) + 1];
+    char         canon[wp_b64url_len(WP_P256_PUB_LEN) + 1];
 
     if (wmcf->vapid_public_key.data != NULL) {
         return "is duplicate";
@@ -470,28 +469,47 @@ ngx_http_webpush_vapid_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
      * mistake must not end up in the error log.
      */
 
+    source = ngx_http_webpush_conf_source(&value[1]);
+
     if (wp_b64url_decode((const char *) key.data, key.len, raw, sizeof(raw),
                          &n, WP_B64_STRICT, "webpush_vapid_public_key", &err)
         != 0)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid VAPID public key from \"%V\": %s",
-                           &value[1], err.message);
+                           "invalid VAPID public key (%V): %s",
+                           &source, err.message);
         return NGX_CONF_ERROR;
     }
 
-    if (n != NGX_HTTP_WEBPUSH_P256_POINT_LEN || raw[0] != 0x04) {
+    if (n != WP_P256_PUB_LEN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid VAPID public key from \"%V\": "
-                           "decodes to %uz bytes%s, expected an uncompressed "
-                           "P-256 point (65 bytes starting with 0x04)",
-                           &value[1], n,
+                           "invalid VAPID public key (%V): "
+                           "decodes to %uz bytes%s, expected the 65-byte "
+                           "uncompressed P-256 point",
+                           &source, n,
                            n == 32 ? " (is it the private key?)" : "");
         return NGX_CONF_ERROR;
     }
 
+    if (raw[0] != 0x04) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid VAPID public key (%V): first byte is "
+                           "0x%02xD, expected 0x04 (uncompressed point)",
+                           &source, (uint32_t) raw[0]);
+        return NGX_CONF_ERROR;
+    }
+
+#if (NGX_HTTP_WEBPUSH_HAVE_ECE)
+    if (wp_p256_check_public(raw, "webpush_vapid_public_key", &err) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid VAPID public key (%V): %s",
+                           &source, err.message);
+        return NGX_CONF_ERROR;
+    }
+#endif
+
     /* serve one spelling whatever the input (padding, say) looked like */
-    n = wp_b64url_encode(raw, NGX_HTTP_WEBPUSH_P256_POINT_LEN, canon);
+    n = wp_b64url_encode(raw, WP_P256_PUB_LEN, canon);
 
     wmcf->vapid_public_key.data = ngx_pnalloc(cf->pool, n);
     if (wmcf->vapid_public_key.data == NULL) {
@@ -566,6 +584,27 @@ ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
 }
 
 
+/* Where a value came from, for messages: never the literal value itself. */
+
+static ngx_str_t
+ngx_http_webpush_conf_source(ngx_str_t *spec)
+{
+    ngx_str_t  source;
+
+    if ((spec->len > sizeof("env:") - 1
+         && ngx_strncmp(spec->data, "env:", sizeof("env:") - 1) == 0)
+        || (spec->len > sizeof("file:") - 1
+            && ngx_strncmp(spec->data, "file:", sizeof("file:") - 1) == 0))
+    {
+        return *spec;
+    }
+
+    ngx_str_set(&source, "literal value");
+
+    return source;
+}
+
+
 static char *
 ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
 {
@@ -580,13 +619,18 @@ ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
 
     var = ccf->env.elts;
 
+    /*
+     * The core module keeps "NAME=value" with len covering NAME only;
+     * directive arguments are NUL-terminated, so the value ends there.
+     */
+
     for (i = 0; i < ccf->env.nelts; i++) {
-        if (var[i].len > name->len
+        if (var[i].len == name->len
             && var[i].data[name->len] == '='
             && ngx_strncmp(var[i].data, name->data, name->len) == 0)
         {
             value->data = var[i].data + name->len + 1;
-            value->len = var[i].len - name->len - 1;
+            value->len = ngx_strlen(value->data);
             goto found;
         }
     }
