@@ -1,0 +1,342 @@
+/* ngx_webpush: P-256 key plumbing (see p256.h). */
+
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include "ece.h"
+#include "p256.h"
+
+
+#define WP_P256_GROUP  "prime256v1"
+
+
+static const char *
+wp_p256_what(const char *field)
+{
+    return (field && *field) ? field : "key";
+}
+
+
+EVP_PKEY *
+wp_p256_template(wp_err_t *err)
+{
+    EVP_PKEY      *key;
+    EVP_PKEY_CTX  *ctx;
+    OSSL_PARAM     params[2];
+
+    key = NULL;
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 (char *) WP_P256_GROUP, 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEY_PARAMETERS, params) <= 0)
+    {
+        EVP_PKEY_CTX_free(ctx);
+        wp_err_set(err, WP_E_CRYPTO, "", "cannot create a P-256 template");
+        return NULL;
+    }
+
+    EVP_PKEY_CTX_free(ctx);
+
+    return key;
+}
+
+
+/* 0 if pub is an uncompressed point on P-256 (not infinity). */
+static int
+wp_p256_point_ok(const uint8_t pub[65])
+{
+    int        rc;
+    EC_GROUP  *group;
+    EC_POINT  *point;
+
+    if (pub[0] != 0x04) {
+        return -1;
+    }
+
+    group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    if (group == NULL) {
+        return -1;
+    }
+
+    point = EC_POINT_new(group);
+
+    /* oct2point checks coordinate range and the curve equation. */
+    rc = (point != NULL
+          && EC_POINT_oct2point(group, point, pub, 65, NULL) == 1
+          && !EC_POINT_is_at_infinity(group, point)) ? 0 : -1;
+
+    EC_POINT_free(point);
+    EC_GROUP_free(group);
+
+    return rc;
+}
+
+
+int
+wp_p256_check_public(const uint8_t pub[WP_P256_PUB_LEN], const char *field,
+    wp_err_t *err)
+{
+    if (pub[0] != 0x04) {
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: not an uncompressed P-256 point "
+                          "(first byte 0x%02x, want 0x04)",
+                          wp_p256_what(field), pub[0]);
+    }
+
+    if (wp_p256_point_ok(pub) != 0) {
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: not a point on the P-256 curve",
+                          wp_p256_what(field));
+    }
+
+    return 0;
+}
+
+
+EVP_PKEY *
+wp_p256_import_public(const EVP_PKEY *tmpl, const uint8_t pub[65],
+    const char *field, wp_err_t *err)
+{
+    EVP_PKEY      *key;
+    EVP_PKEY_CTX  *ctx;
+    OSSL_PARAM     params[3];
+
+    if (pub[0] != 0x04) {
+        wp_err_set(err, WP_E_BAD_KEY, field,
+                   "%s: not an uncompressed P-256 point "
+                   "(first byte 0x%02x, want 0x04)",
+                   wp_p256_what(field), pub[0]);
+        return NULL;
+    }
+
+    key = NULL;
+
+    if (tmpl != NULL) {
+        /*
+         * The encoded-point setter decodes with EC_POINT_oct2point, which
+         * rejects off-curve and out-of-range coordinates.
+         */
+        key = EVP_PKEY_new();
+        if (key == NULL
+            || EVP_PKEY_copy_parameters(key, tmpl) != 1
+            || EVP_PKEY_set1_encoded_public_key(key, pub, 65) != 1)
+        {
+            EVP_PKEY_free(key);
+            key = NULL;
+        }
+
+    } else {
+        ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+        params[0] = OSSL_PARAM_construct_utf8_string(
+                        OSSL_PKEY_PARAM_GROUP_NAME, (char *) WP_P256_GROUP, 0);
+        params[1] = OSSL_PARAM_construct_octet_string(
+                        OSSL_PKEY_PARAM_PUB_KEY, (void *) pub, 65);
+        params[2] = OSSL_PARAM_construct_end();
+
+        if (ctx == NULL
+            || EVP_PKEY_fromdata_init(ctx) <= 0
+            || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        {
+            key = NULL;
+        }
+
+        EVP_PKEY_CTX_free(ctx);
+    }
+
+    if (key == NULL) {
+        wp_err_set(err, WP_E_BAD_KEY, field,
+                   "%s: not a point on the P-256 curve", wp_p256_what(field));
+    }
+
+    return key;
+}
+
+
+EVP_PKEY *
+wp_p256_import_private(const uint8_t priv[32], uint8_t pub[65],
+    const char *field, wp_err_t *err)
+{
+    uint8_t          point[65];
+    BIGNUM          *d;
+    EC_GROUP        *group;
+    EC_POINT        *q;
+    EVP_PKEY        *key;
+    EVP_PKEY_CTX    *ctx;
+    OSSL_PARAM      *params;
+    OSSL_PARAM_BLD  *bld;
+
+    key = NULL;
+    ctx = NULL;
+    q = NULL;
+    params = NULL;
+    bld = NULL;
+
+    group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    d = BN_bin2bn(priv, 32, NULL);
+
+    if (group == NULL || d == NULL) {
+        wp_err_set(err, WP_E_NOMEM, field, "%s: out of memory",
+                   wp_p256_what(field));
+        goto done;
+    }
+
+    if (BN_is_zero(d) || BN_cmp(d, EC_GROUP_get0_order(group)) >= 0) {
+        wp_err_set(err, WP_E_BAD_KEY, field,
+                   "%s: private scalar out of range for P-256",
+                   wp_p256_what(field));
+        goto done;
+    }
+
+    /* Some OpenSSL 3.0 paths do not derive Q from d: compute it here. */
+    q = EC_POINT_new(group);
+    if (q == NULL
+        || EC_POINT_mul(group, q, d, NULL, NULL, NULL) != 1
+        || EC_POINT_point2oct(group, q, POINT_CONVERSION_UNCOMPRESSED,
+                              point, sizeof(point), NULL) != 65)
+    {
+        wp_err_set(err, WP_E_CRYPTO, field,
+                   "%s: cannot compute the public point", wp_p256_what(field));
+        goto done;
+    }
+
+    bld = OSSL_PARAM_BLD_new();
+    if (bld == NULL
+        || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+                                            WP_P256_GROUP, 0)
+        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)
+        || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
+                                             point, sizeof(point))
+        || (params = OSSL_PARAM_BLD_to_param(bld)) == NULL)
+    {
+        wp_err_set(err, WP_E_NOMEM, field, "%s: out of memory",
+                   wp_p256_what(field));
+        goto done;
+    }
+
+    ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    if (ctx == NULL
+        || EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_KEYPAIR, params) <= 0)
+    {
+        key = NULL;
+        wp_err_set(err, WP_E_CRYPTO, field, "%s: cannot import the key",
+                   wp_p256_what(field));
+        goto done;
+    }
+
+    if (pub != NULL) {
+        memcpy(pub, point, 65);
+    }
+
+done:
+
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    EC_POINT_free(q);
+    BN_clear_free(d);
+    EC_GROUP_free(group);
+
+    return key;
+}
+
+
+int
+wp_p256_export_public(const EVP_PKEY *key, uint8_t pub[65], wp_err_t *err)
+{
+    size_t  n;
+
+    if (EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY,
+                                        pub, 65, &n) != 1
+        || n != 65 || pub[0] != 0x04)
+    {
+        return wp_err_set(err, WP_E_CRYPTO, "",
+                          "cannot export the P-256 public key");
+    }
+
+    return 0;
+}
+
+
+int
+wp_p256_export_private(const EVP_PKEY *key, uint8_t priv[32], wp_err_t *err)
+{
+    int      rc;
+    BIGNUM  *d;
+
+    d = NULL;
+
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d) != 1) {
+        return wp_err_set(err, WP_E_CRYPTO, "",
+                          "cannot export the P-256 private key");
+    }
+
+    rc = BN_bn2binpad(d, priv, 32) == 32 ? 0 : -1;
+    BN_clear_free(d);
+
+    if (rc != 0) {
+        return wp_err_set(err, WP_E_CRYPTO, "",
+                          "P-256 private key longer than 32 bytes");
+    }
+
+    return 0;
+}
+
+
+int
+wp_p256_ecdh(EVP_PKEY *priv, EVP_PKEY *peer, uint8_t secret[32],
+    wp_err_t *err)
+{
+    int            rc;
+    size_t         n;
+    EVP_PKEY_CTX  *ctx;
+
+    ctx = EVP_PKEY_CTX_new_from_pkey(NULL, priv, NULL);
+    n = 32;
+
+    /* validate_peer = 0: the peer was checked on import (p256.h). */
+    rc = (ctx != NULL
+          && EVP_PKEY_derive_init(ctx) == 1
+          && EVP_PKEY_derive_set_peer_ex(ctx, peer, 0) == 1
+          && EVP_PKEY_derive(ctx, secret, &n) == 1
+          && n == 32) ? 0 : -1;
+
+    EVP_PKEY_CTX_free(ctx);
+
+    if (rc != 0) {
+        return wp_err_set(err, WP_E_CRYPTO, "", "ECDH failed");
+    }
+
+    return 0;
+}
+
+
+int
+wp_p256_generate(uint8_t priv[WP_P256_PRIV_LEN], uint8_t pub[WP_P256_PUB_LEN],
+    wp_err_t *err)
+{
+    int        rc;
+    EVP_PKEY  *key;
+
+    key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    if (key == NULL) {
+        return wp_err_set(err, WP_E_CRYPTO, "", "P-256 key generation failed");
+    }
+
+    rc = (wp_p256_export_private(key, priv, err) == 0
+          && wp_p256_export_public(key, pub, err) == 0) ? 0 : -1;
+
+    EVP_PKEY_free(key);
+
+    return rc;
+}
