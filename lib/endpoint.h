@@ -87,8 +87,9 @@ size_t wp_endpoint_policy_count(const wp_endpoint_policy_t *pol);
 int wp_url_parse(const char *url, size_t len, wp_url_t *out, wp_err_t *err);
 
 /*
- * Parse url and check it against pol.  out (may be NULL) is filled on
- * success.  Errors: WP_E_BAD_ENDPOINT, WP_E_ENDPOINT_NOT_ALLOWED, both
+ * Parse url and check it against pol (NULL: the default list, parsed for
+ * this call; keep a parsed policy on hot paths).  out (may be NULL) is
+ * filled on success.  Errors: WP_E_BAD_ENDPOINT, WP_E_ENDPOINT_NOT_ALLOWED, both
  * with field "endpoint".
  */
 int wp_endpoint_check(const wp_endpoint_policy_t *pol, const char *url,
