@@ -1,0 +1,80 @@
+/*
+ * webpush-sender configuration: the seed's environment variables (same
+ * names, same meaning) plus ours.  wp_sender_conf_load() reads and checks
+ * all of them at once and refuses bad values with a message that names the
+ * variable, so the daemon fails at start, never at the first push.
+ */
+
+#ifndef WP_SENDER_CONFIG_H
+#define WP_SENDER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "endpoint.h"
+#include "log.h"
+#include "redis_url.h"
+#include "vapid.h"
+
+/*
+ * In-flight requests per process.  HTTP/2 multiplexes them over a few
+ * connections per push service, so the default is far above the seed's
+ * p-limit of 10 and still below common SETTINGS_MAX_CONCURRENT_STREAMS
+ * (100 at FCM and Apple).
+ */
+#define WP_SENDER_DEFAULT_CONCURRENCY  100
+
+typedef struct {
+    const char            *database_url;      /* DATABASE_URL */
+    const char            *database_read_url; /* DATABASE_READ_URL or NULL */
+    wp_redis_conf_t        redis;             /* REDIS_URL / REDIS_HOST... */
+    wp_vapid_key_t        *vapid;             /* VAPID_PUBLIC/PRIVATE_KEY */
+    const char            *vapid_subject;     /* VAPID_SUBJECT */
+    wp_endpoint_policy_t  *policy;            /* WEBPUSH_ALLOWED_ENDPOINTS */
+    const char            *ca_file;           /* WEBPUSH_CA_FILE or NULL */
+    const char            *prefix;            /* WEBPUSH_QUEUE_PREFIX */
+    char                   consumer[128];     /* WEBPUSH_CONSUMER or host-pid */
+
+    int                    concurrency;       /* PUSH_CONCURRENCY_LIMIT */
+    int64_t                ttl_default;       /* PUSH_TTL_DEFAULT, s */
+    int                    retry_attempts;    /* PUSH_RETRY_ATTEMPTS */
+    int64_t                retry_delay_ms;    /* PUSH_RETRY_DELAY */
+    wp_log_level_t         log_level;         /* LOG_LEVEL */
+    int                    metrics;           /* ENABLE_PUSH_METRICS */
+    int                    error_tracking;    /* ENABLE_ERROR_TRACKING */
+
+    int64_t                connect_timeout_ms; /* WEBPUSH_CONNECT_TIMEOUT */
+    int64_t                request_timeout_ms; /* WEBPUSH_REQUEST_TIMEOUT */
+    int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */
+    int                    page_size;          /* WEBPUSH_PAGE_SIZE */
+} wp_sender_conf_t;
+
+/*
+ * Load from the environment.  On failure writes "VARIABLE: reason" into
+ * err and returns -1; the secrets' values never appear in it.
+ */
+int wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen);
+
+/* Release what wp_sender_conf_load() allocated. */
+void wp_sender_conf_free(wp_sender_conf_t *conf);
+
+/*
+ * The VAPID part alone (VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT),
+ * shared with webpush-cli.  *key is set on success; *subject points into
+ * the environment.
+ */
+int wp_conf_vapid(wp_vapid_key_t **key, const char **subject, char *err,
+    size_t errlen);
+
+/* WEBPUSH_ALLOWED_ENDPOINTS (unset = the real push services). */
+int wp_conf_policy(wp_endpoint_policy_t **pol, char *err, size_t errlen);
+
+/* A boolean variable: true/false, 1/0, yes/no, on/off (unset = def). */
+int wp_conf_bool(const char *name, int def, int *out, char *err,
+    size_t errlen);
+
+/* An integer variable in [min, max] (unset = def). */
+int wp_conf_int(const char *name, int64_t def, int64_t min, int64_t max,
+    int64_t *out, char *err, size_t errlen);
+
+#endif /* WP_SENDER_CONFIG_H */

@@ -1,0 +1,352 @@
+/* webpush-sender: Redis Streams queue (see queue.h). */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "queue.h"
+
+
+static redisReply *
+wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    if (q->rc == NULL) {
+        snprintf(q->err, sizeof(q->err), "not connected to Redis");
+        return NULL;
+    }
+
+    va_start(ap, fmt);
+    r = redisvCommand(q->rc, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        snprintf(q->err, sizeof(q->err), "Redis: %s",
+                 q->rc->errstr[0] ? q->rc->errstr : "connection lost");
+        wp_queue_close(q);
+        return NULL;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(q->err, sizeof(q->err), "Redis: %.*s", (int) r->len,
+                 r->str);
+    }
+
+    return r;
+}
+
+
+int
+wp_queue_connect(wp_queue_t *q)
+{
+    struct timeval   tv;
+    redisReply      *r;
+
+    wp_queue_close(q);
+
+    tv.tv_sec = q->timeout_ms / 1000;
+    tv.tv_usec = (q->timeout_ms % 1000) * 1000;
+
+    if (q->conf->port == 0) {
+        q->rc = redisConnectUnixWithTimeout(q->conf->host, tv);
+    } else {
+        q->rc = redisConnectWithTimeout(q->conf->host, q->conf->port, tv);
+    }
+
+    if (q->rc == NULL || q->rc->err) {
+        snprintf(q->err, sizeof(q->err), "Redis %.255s:%d: %.200s", q->conf->host,
+                 q->conf->port, q->rc ? q->rc->errstr : "out of memory");
+        wp_queue_close(q);
+        return -1;
+    }
+
+    /* Commands may block up to the longest XREADGROUP wait on top. */
+    tv.tv_sec += 5;
+    redisSetTimeout(q->rc, tv);
+
+    if (q->conf->password[0]) {
+        if (q->conf->user[0]) {
+            r = wp_queue_cmd(q, "AUTH %s %s", q->conf->user,
+                             q->conf->password);
+        } else {
+            r = wp_queue_cmd(q, "AUTH %s", q->conf->password);
+        }
+
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            snprintf(q->err, sizeof(q->err), "Redis AUTH failed");
+            goto failed;
+        }
+        freeReplyObject(r);
+    }
+
+    if (q->conf->db) {
+        r = wp_queue_cmd(q, "SELECT %d", q->conf->db);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            goto failed;
+        }
+        freeReplyObject(r);
+    }
+
+    r = wp_queue_cmd(q, "XGROUP CREATE %sjobs %s $ MKSTREAM", q->prefix,
+                     WP_QUEUE_GROUP);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+        goto failed;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+
+failed:
+
+    if (r) {
+        freeReplyObject(r);
+    }
+
+    wp_queue_close(q);
+
+    return -1;
+}
+
+
+void
+wp_queue_close(wp_queue_t *q)
+{
+    if (q->rc) {
+        redisFree(q->rc);
+        q->rc = NULL;
+    }
+}
+
+
+/* Fill e from one stream entry [id, [field, value, ...]]. */
+static int
+wp_queue_entry(redisReply *item, wp_queue_entry_t *e)
+{
+    size_t       i;
+    redisReply  *fields;
+
+    memset(e, 0, sizeof(*e));
+
+    if (item->type != REDIS_REPLY_ARRAY || item->elements != 2
+        || item->element[0]->type != REDIS_REPLY_STRING
+        || item->element[0]->len >= sizeof(e->id))
+    {
+        return -1;
+    }
+
+    memcpy(e->id, item->element[0]->str, item->element[0]->len);
+    e->id[item->element[0]->len] = '\0';
+
+    fields = item->element[1];
+    if (fields->type != REDIS_REPLY_ARRAY) {
+        return 0;           /* deleted entry: id only, job NULL */
+    }
+
+    for (i = 0; i + 1 < fields->elements; i += 2) {
+        if (fields->element[i]->type == REDIS_REPLY_STRING
+            && strcmp(fields->element[i]->str, "job") == 0
+            && fields->element[i + 1]->type == REDIS_REPLY_STRING)
+        {
+            e->job_len = fields->element[i + 1]->len;
+            e->job = malloc(e->job_len + 1);
+            if (e->job == NULL) {
+                return -1;
+            }
+            memcpy(e->job, fields->element[i + 1]->str, e->job_len);
+            e->job[e->job_len] = '\0';
+        }
+    }
+
+    return 0;
+}
+
+
+int
+wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
+    wp_queue_entry_t *e)
+{
+    int          rc;
+    redisReply  *r, *list;
+
+    /* A dead consumer's jobs first: they are the oldest. */
+    r = wp_queue_cmd(q, "XAUTOCLAIM %sjobs %s %s %lld 0-0 COUNT 1", q->prefix,
+                     WP_QUEUE_GROUP, q->consumer, (long long) claim_idle_ms);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+        && r->element[1]->type == REDIS_REPLY_ARRAY
+        && r->element[1]->elements > 0)
+    {
+        rc = wp_queue_entry(r->element[1]->element[0], e);
+        freeReplyObject(r);
+        if (rc != 0) {
+            return -1;
+        }
+        e->deliveries = 2;  /* at least: somebody had it before */
+        return 1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+    if (rc) {
+        return -1;
+    }
+
+    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %lld"
+                     " STREAMS %sjobs >", WP_QUEUE_GROUP, q->consumer,
+                     (long long) block_ms, q->prefix);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1
+        || r->element[0]->type != REDIS_REPLY_ARRAY
+        || r->element[0]->elements != 2
+        || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        if (r->type != REDIS_REPLY_ERROR) {
+            snprintf(q->err, sizeof(q->err), "XREADGROUP: unexpected reply");
+        }
+        freeReplyObject(r);
+        return -1;
+    }
+
+    list = r->element[0]->element[1];
+    if (list->elements == 0) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    rc = wp_queue_entry(list->element[0], e);
+    freeReplyObject(r);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    e->deliveries = 1;
+
+    return 1;
+}
+
+
+int
+wp_queue_ack(wp_queue_t *q, const char *id)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "XACK %sjobs %s %s", q->prefix, WP_QUEUE_GROUP, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    if (rc) {
+        return -1;
+    }
+
+    r = wp_queue_cmd(q, "XDEL %sjobs %s", q->prefix, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+int
+wp_queue_dead(wp_queue_t *q, const wp_queue_entry_t *e, const char *reason)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "XADD %sdead * id %s job %b reason %s", q->prefix,
+                     e->id, e->job ? e->job : "", e->job ? e->job_len : 0,
+                     reason);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    return rc ? -1 : wp_queue_ack(q, e->id);
+}
+
+
+int
+wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done)
+{
+    int             rc;
+    redisReply     *r;
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    r = wp_queue_cmd(q, "HSET %ssender:%s pid %ld started %lld seen %lld"
+                     " jobs %lld", q->prefix, q->consumer, (long) getpid(),
+                     (long long) started, (long long) tv.tv_sec,
+                     (long long) jobs_done);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    if (rc) {
+        return -1;
+    }
+
+    r = wp_queue_cmd(q, "EXPIRE %ssender:%s %d", q->prefix, q->consumer,
+                     WP_QUEUE_HEARTBEAT_S);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+void
+wp_queue_goodbye(wp_queue_t *q)
+{
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "DEL %ssender:%s", q->prefix, q->consumer);
+    if (r) {
+        freeReplyObject(r);
+    }
+}
+
+
+void
+wp_queue_entry_free(wp_queue_entry_t *e)
+{
+    free(e->job);
+    e->job = NULL;
+}

@@ -1,0 +1,75 @@
+/*
+ * The job queue in Redis, as the sender sees it (the module and the cli
+ * only XADD).  Keys, all under one prefix that carries a hash tag so they
+ * land in one Redis Cluster slot:
+ *
+ *   <prefix>jobs            stream of jobs, field "job" = canonical job JSON
+ *                           (lib/sendreq.h wp_send_req_to_json)
+ *   consumer group "senders" on it; one consumer per sender process
+ *   <prefix>sender:<name>   heartbeat hash of a live sender (expires)
+ *   <prefix>dead            dead-letter stream: job, reason
+ *
+ * Blocking hiredis calls with socket timeouts: the sender is a daemon with
+ * its own loop, not an nginx worker.
+ */
+
+#ifndef WP_QUEUE_H
+#define WP_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redis_url.h"
+
+#define WP_QUEUE_GROUP        "senders"
+#define WP_QUEUE_HEARTBEAT_S  15        /* heartbeat key lifetime */
+
+typedef struct {
+    redisContext           *rc;
+    const wp_redis_conf_t  *conf;
+    const char             *prefix;
+    const char             *consumer;
+    int64_t                 timeout_ms;
+    char                    err[512];
+} wp_queue_t;
+
+typedef struct {
+    char    id[64];           /* stream entry id, e.g. 1700000000000-0 */
+    char   *job;              /* job JSON (malloc'd), NULL if malformed */
+    size_t  job_len;
+    int64_t deliveries;       /* times this entry was handed out */
+} wp_queue_entry_t;
+
+/*
+ * Connect (or reconnect), AUTH/SELECT as configured, and create the
+ * consumer group if missing.  Returns 0, or -1 with q->err set.
+ */
+int wp_queue_connect(wp_queue_t *q);
+void wp_queue_close(wp_queue_t *q);
+
+/*
+ * Take at most one entry: first a pending entry of a consumer idle longer
+ * than claim_idle_ms (XAUTOCLAIM), else a new one (XREADGROUP, blocking up
+ * to block_ms).  Returns 1 with *e filled, 0 when none, -1 on a Redis error.
+ */
+int wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
+    wp_queue_entry_t *e);
+
+/* XACK the entry (and XDEL it: the job's record lives in PostgreSQL). */
+int wp_queue_ack(wp_queue_t *q, const char *id);
+
+/* Move an entry to the dead-letter stream with a reason, then ack it. */
+int wp_queue_dead(wp_queue_t *q, const wp_queue_entry_t *e,
+    const char *reason);
+
+/* Refresh this process's heartbeat hash (fields: started, pid, jobs). */
+int wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done);
+
+/* Remove the heartbeat at a clean shutdown. */
+void wp_queue_goodbye(wp_queue_t *q);
+
+void wp_queue_entry_free(wp_queue_entry_t *e);
+
+#endif /* WP_QUEUE_H */
