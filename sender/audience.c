@@ -1,0 +1,188 @@
+/* webpush-sender: keyset-paginated audience queries (see audience.h). */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "audience.h"
+#include "db.h"
+
+
+#define WP_AUD_COLUMNS \
+    "s.\"id\", s.\"endpoint\", s.\"p256dh\", s.\"auth\""
+
+static const char  wp_aud_user_sql[] =
+    "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
+    " WHERE s.\"enabled\" AND s.\"userId\" = $1 AND s.\"id\" > $2"
+    " ORDER BY s.\"id\" LIMIT $3";
+
+static const char  wp_aud_users_sql[] =
+    "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
+    " WHERE s.\"enabled\""
+    " AND s.\"userId\" IN (SELECT jsonb_array_elements_text($1::jsonb))"
+    " AND s.\"id\" > $2 ORDER BY s.\"id\" LIMIT $3";
+
+static const char  wp_aud_topic_sql[] =
+    "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscriptionTopic\" t"
+    " JOIN \"PushSubscription\" s ON s.\"id\" = t.\"subscriptionId\""
+    " WHERE t.\"topic\" = $1 AND s.\"enabled\" AND t.\"subscriptionId\" > $2"
+    " ORDER BY t.\"subscriptionId\" LIMIT $3";
+
+static const char  wp_aud_all_sql[] =
+    "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
+    " WHERE s.\"enabled\" AND $1::text IS NULL AND s.\"id\" > $2"
+    " ORDER BY s.\"id\" LIMIT $3";
+
+
+/* The userIds target as a JSON array, for jsonb_array_elements_text(). */
+static char *
+wp_audience_users_json(const wp_send_req_t *req)
+{
+    size_t                i, len;
+    char                 *out;
+    yajl_gen              g;
+    const unsigned char  *buf;
+
+    g = yajl_gen_alloc(NULL);
+    if (g == NULL) {
+        return NULL;
+    }
+
+    out = NULL;
+
+    if (yajl_gen_array_open(g) != yajl_gen_status_ok) {
+        goto done;
+    }
+
+    for (i = 0; i < req->n_user_ids; i++) {
+        if (yajl_gen_string(g, (const unsigned char *) req->user_ids[i],
+                            strlen(req->user_ids[i])) != yajl_gen_status_ok)
+        {
+            goto done;
+        }
+    }
+
+    if (yajl_gen_array_close(g) != yajl_gen_status_ok
+        || yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok)
+    {
+        goto done;
+    }
+
+    out = malloc(len + 1);
+    if (out) {
+        memcpy(out, buf, len);
+        out[len] = '\0';
+    }
+
+done:
+
+    yajl_gen_free(g);
+
+    return out;
+}
+
+
+int
+wp_audience_init(wp_audience_t *a, PGconn *conn, const wp_send_req_t *req,
+    int page_size, const char *after, char *err, size_t errlen)
+{
+    memset(a, 0, sizeof(*a));
+
+    a->conn = conn;
+    a->req = req;
+    a->page_size = page_size;
+
+    if (strlen(after) > WP_AUDIENCE_ID_MAX) {
+        snprintf(err, errlen, "checkpoint id too long");
+        return -1;
+    }
+
+    snprintf(a->after, sizeof(a->after), "%s", after);
+
+    if (req->to == WP_SEND_TO_USERS) {
+        a->user_ids_json = wp_audience_users_json(req);
+        if (a->user_ids_json == NULL) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+wp_audience_next(wp_audience_t *a, char *err, size_t errlen)
+{
+    int          rc;
+    char         limit[16];
+    const char  *sql, *params[3];
+
+    if (a->page) {
+        PQclear(a->page);
+        a->page = NULL;
+    }
+
+    switch (a->req->to) {
+    case WP_SEND_TO_USER:
+        sql = wp_aud_user_sql;
+        params[0] = a->req->user_ids[0];
+        break;
+    case WP_SEND_TO_USERS:
+        sql = wp_aud_users_sql;
+        params[0] = a->user_ids_json;
+        break;
+    case WP_SEND_TO_TOPIC:
+        sql = wp_aud_topic_sql;
+        params[0] = a->req->to_topic;
+        break;
+    default:
+        sql = wp_aud_all_sql;
+        params[0] = NULL;
+        break;
+    }
+
+    snprintf(limit, sizeof(limit), "%d", a->page_size);
+    params[1] = a->after;
+    params[2] = limit;
+
+    rc = wp_db_exec(a->conn, sql, 3, params, &a->page, err, errlen);
+    if (rc != WP_DB_OK) {
+        if (a->page) {
+            PQclear(a->page);
+            a->page = NULL;
+        }
+        return -1;
+    }
+
+    return PQntuples(a->page);
+}
+
+
+void
+wp_audience_done_page(wp_audience_t *a)
+{
+    int  n;
+
+    n = a->page ? PQntuples(a->page) : 0;
+
+    if (n > 0) {
+        snprintf(a->after, sizeof(a->after), "%s",
+                 PQgetvalue(a->page, n - 1, WP_AUD_ID));
+    }
+}
+
+
+void
+wp_audience_free(wp_audience_t *a)
+{
+    if (a->page) {
+        PQclear(a->page);
+        a->page = NULL;
+    }
+
+    free(a->user_ids_json);
+    a->user_ids_json = NULL;
+}

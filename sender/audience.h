@@ -1,0 +1,52 @@
+/*
+ * A job's audience: its enabled subscriptions, read from PostgreSQL in
+ * keyset pages ordered by id, so memory stays flat whatever the audience
+ * size and a takeover can resume after the last id of a finished page.
+ */
+
+#ifndef WP_AUDIENCE_H
+#define WP_AUDIENCE_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "sendreq.h"
+
+#define WP_AUDIENCE_ID_MAX  128
+
+typedef struct {
+    PGconn               *conn;
+    const wp_send_req_t  *req;
+    int                   page_size;
+    char                  after[WP_AUDIENCE_ID_MAX + 1];   /* last id done */
+    char                 *user_ids_json;  /* userIds target as JSON array */
+    PGresult             *page;           /* current page */
+} wp_audience_t;
+
+/* Columns of a page row. */
+#define WP_AUD_ID        0
+#define WP_AUD_ENDPOINT  1
+#define WP_AUD_P256DH    2
+#define WP_AUD_AUTH      3
+
+/*
+ * Start reading req's audience after subscription id `after` ("" = from
+ * the start).  Returns 0, or -1 with err set.
+ */
+int wp_audience_init(wp_audience_t *a, PGconn *conn, const wp_send_req_t *req,
+    int page_size, const char *after, char *err, size_t errlen);
+
+/*
+ * Fetch the next page into a->page (rows with the WP_AUD_* columns).
+ * Returns the number of rows, 0 at the end, -1 on a database error.  The
+ * caller moves a->after forward with wp_audience_done_page().
+ */
+int wp_audience_next(wp_audience_t *a, char *err, size_t errlen);
+
+/* Mark the current page finished: a->after = its last id. */
+void wp_audience_done_page(wp_audience_t *a);
+
+void wp_audience_free(wp_audience_t *a);
+
+#endif /* WP_AUDIENCE_H */
