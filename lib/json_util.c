@@ -379,6 +379,7 @@ wp_json_parse(const char *buf, size_t len, const wp_json_limits_t *lim,
     yajl_val *out, const char *field, wp_err_t *err)
 {
     int             rc;
+    size_t          n;
     unsigned        i;
     yajl_handle     h;
     yajl_status     st;
@@ -421,8 +422,10 @@ wp_json_parse(const char *buf, size_t len, const wp_json_limits_t *lim,
 
     } else if (st != yajl_status_ok) {
         msg = yajl_get_error(h, 0, (const unsigned char *) buf, len);
-        rc = wp_err_set(err, WP_E_BAD_JSON, field, "%s is not valid JSON (%s)",
-                        what, msg ? (const char *) msg : "parse error");
+        n = msg ? strcspn((const char *) msg, "\r\n") : 0;
+        /* yajl ends its text with a newline; keep the first line only */
+        rc = wp_err_set(err, WP_E_BAD_JSON, field, "%s is not valid JSON (%.*s)",
+                        what, (int) n, msg ? (const char *) msg : "");
         if (msg) {
             yajl_free_error(h, msg);
         }
