@@ -247,7 +247,17 @@ invalid VAPID public key (literal value): first byte is 0x00, expected 0x04
 
 
 
-=== TEST 16: the route without a key refuses to start
+=== TEST 16: 0x04 || X || Y not on the P-256 curve refuses to start
+--- http_config
+webpush_vapid_public_key BAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE;
+--- config eval: $::config
+--- must_die
+--- error_log
+invalid VAPID public key (literal value): webpush_vapid_public_key: not a point on the P-256 curve
+
+
+
+=== TEST 17: the route without a key refuses to start
 --- http_config
 --- config eval: $::config
 --- must_die
@@ -256,7 +266,7 @@ invalid VAPID public key (literal value): first byte is 0x00, expected 0x04
 
 
 
-=== TEST 17: env: naming an unset variable refuses to start
+=== TEST 18: env: naming an unset variable refuses to start
 --- main_config
 env WEBPUSH_T_UNSET;
 --- http_config
@@ -268,7 +278,7 @@ environment variable "WEBPUSH_T_UNSET" is not set
 
 
 
-=== TEST 18: file: naming a missing file refuses to start
+=== TEST 19: file: naming a missing file refuses to start
 --- http_config
 webpush_vapid_public_key file:/nonexistent/vapid.pub;
 --- config eval: $::config
@@ -278,7 +288,7 @@ open() "/nonexistent/vapid.pub" failed
 
 
 
-=== TEST 19: webpush_vapid_public_key is an http-level directive only
+=== TEST 20: webpush_vapid_public_key is an http-level directive only
 --- http_config eval: $::http_config
 --- config
     location = /api/push/vapid-public-key {
