@@ -118,7 +118,8 @@ my  $LastConfig;            # "--- config" reused when a block has none
 my  $LastConfText;          # generated nginx.conf of the running server
 my  $NginxVersion;          # e.g. [1, 22, 1], filled lazily
 my  %RandPorts;             # TEST_NGINX_RAND_PORT_N => port, per block
-my  $AnyFailure = 0;
+my  $Starting;              # true while nginx is being spawned
+my  $SpawnPid;              # the launcher process (exits once daemonized)
 
 # ---------------------------------------------------------------------------
 # Exported setters / getters.
@@ -269,12 +270,11 @@ sub _run_block {
     if (defined $block->must_die) {
         _stop_nginx();
         _prepare_servroot($block, $conf);
+        $Starting = 1;
         my ($ok, $out) = _spawn_nginx();
         ok(!$ok, "$name - nginx must die");
-        if ($ok) {
-            _wait_for_pid_file();
-            _stop_nginx();
-        }
+        _wait_for_pid_file() if $ok;
+        _stop_nginx();
         my $log = $out . _read_file_from($ErrLog, 0);
         _check_error_log($block, $log, $name, 0, 0);
         _run_test_cleanup($block);
@@ -516,11 +516,13 @@ sub _start_or_reload {
     _stop_nginx();
     _prepare_servroot($block, $conf);
 
+    $Starting = 1;
     my ($ok, $out) = _spawn_nginx();
     if ($ok) {
         $ok = _wait_for_pid_file();
         $out .= "nginx exited right after starting\n" unless $ok;
     }
+    $Starting = 0;
     if (!$ok) {
         fail("$name - nginx started");
         diag($out);
@@ -545,6 +547,7 @@ sub _spawn_nginx {
 
     my $pid = fork;
     bail_out("fork failed: $!") unless defined $pid;
+    $SpawnPid = $pid;
     if ($pid == 0) {
         open STDOUT, '>', $out_file or POSIX::_exit(127);
         open STDERR, '>&', \*STDOUT or POSIX::_exit(127);
@@ -554,6 +557,7 @@ sub _spawn_nginx {
     }
     waitpid $pid, 0;
     my $rc  = $?;
+    undef $SpawnPid;
     my $out = _read_file_from($out_file, 0);
     unlink $out_file;
     return ($rc == 0, $out);
@@ -585,10 +589,15 @@ sub _reload_nginx {
     File::Path::make_path($HtmlDir);
     _write_conf($conf);
     _write_user_files($block);
+
+    # With a master, the reload is done when the old workers have exited
+    # (they keep accepting on the old config until then).
+    my @old_workers = _children_of($NginxPid);
     kill 'HUP', $NginxPid;
 
-    # "reconfiguring" is a [notice]; master mode also starts new workers.
-    my $deadline = Time::HiRes::time() + 5;
+    # "reconfiguring" is a [notice]; without a master the single process
+    # reloads synchronously right after logging it.
+    my $deadline = Time::HiRes::time() + 10;
     my $seen     = 0;
     while (Time::HiRes::time() < $deadline) {
         my $log = _read_file_from($ErrLog, $start);
@@ -597,16 +606,29 @@ sub _reload_nginx {
             diag(_tail($log, 20));
             last;
         }
-        if ($log =~ /reconfiguring/) {
-            $seen = 1;
-            last if $MasterProcessEnabled eq 'off'
-                    || $log =~ /start worker process/;
-        }
+        $seen = 1 if $log =~ /reconfiguring/;
+        my $old_left = grep { _alive($_) } @old_workers;
+        last if $old_left == 0
+                && ($seen || $MasterProcessEnabled eq 'on' && @old_workers);
         Time::HiRes::sleep(0.005);
     }
     Time::HiRes::sleep(0.3) unless $seen;   # log level above "notice"
     $LastConfText = $conf;
     return $start;
+}
+
+# Pids whose parent is $ppid (the workers of a master).
+sub _children_of {
+    my $ppid = shift;
+    my @kids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh> // '';
+        close $fh;
+        push @kids, $1 if $line =~ /\A(\d+) \(.*\) \S+ (\d+) /s
+                          && $2 == $ppid;
+    }
+    return @kids;
 }
 
 sub _alive {
@@ -623,6 +645,28 @@ sub _alive {
 
 # Stop the nginx we started: QUIT, then TERM, then KILL; always waits.
 sub _stop_nginx {
+    # Interrupted while starting: the daemon may exist before we read its
+    # pid, so take it from the pid file.
+    if (!$NginxPid && $Starting) {
+        # Interrupted while starting: the daemon may exist before its pid
+        # file does.  Wait for the file while the launcher still runs (or
+        # just exited), then stop whatever it names.
+        my $deadline = Time::HiRes::time() + 5;
+        my $exited_at;
+        while (Time::HiRes::time() < $deadline) {
+            if (open my $fh, '<', $PidFile) {
+                ($NginxPid) = (<$fh> // '') =~ /(\d+)/;
+                close $fh;
+                last if $NginxPid;
+            }
+            if (!$SpawnPid || waitpid($SpawnPid, POSIX::WNOHANG()) != 0) {
+                $exited_at //= Time::HiRes::time();
+                last if Time::HiRes::time() - $exited_at > 0.2;
+            }
+            Time::HiRes::sleep(0.002);
+        }
+    }
+    $Starting = 0;
     my $pid = $NginxPid or return;
     undef $NginxPid;
     undef $LastConfText;
@@ -1301,7 +1345,8 @@ sub _check_error_log {
 
 for my $sig (qw(INT TERM HUP)) {
     my $old = $SIG{$sig};
-    next if defined $old && ref $old;    # the .t file installed its own
+    # Keep a handler the .t file installed, and an inherited "ignore".
+    next if defined $old && (ref $old || $old eq 'IGNORE');
     $SIG{$sig} = sub {
         _stop_nginx() if $$ == $OwnerPid;
         $SIG{$sig} = 'DEFAULT';
