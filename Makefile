@@ -137,7 +137,11 @@ test: deps-test all unit-asan $(FUZZ_BINS)
 test-nginx: deps-test all
 	util/test-all.sh nginx
 
-bench: all
+$(BUILD)/bench/%: bench/%.c $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
+
+bench: all $(BUILD)/bench/ece_bench
 	bench/run.sh
 
 clean:
