@@ -1,0 +1,506 @@
+"""The mock push service's application: push checks, behaviours, inspection.
+
+Transport-free: the HTTP/1.1 and HTTP/2 servers (mock_http.py) turn each
+request into a Request and send back the Response that Service.handle()
+returns.  See t/mock/README.md for the API.
+
+A push request (POST /push/<id>) goes through the checks a real push
+service makes, in this order, and gets the first failure's answer:
+    subscription known      404 (410 after DELETE)
+    headers                 400 TTL / Urgency / Topic / encoding, 411, 413
+    Authorization           401 absent or not "vapid t=, k=",
+                            403 signature, aud, exp, sub, key mismatch
+    body                    400 does not decrypt (RFC 8291)
+Only a request that passes every check meets the subscription's scripted
+behaviour (429, 503, 410, delay, ...); otherwise it is 201 Created.
+"""
+
+import asyncio
+import email.utils
+import itertools
+import json
+import re
+import threading
+import time
+import uuid
+
+import mock_crypto as mc
+
+MAX_BODY = 4096                 # RFC 8030 7.2: must accept up to 4096
+MAX_TTL = 30 * 24 * 3600        # autopush clamps longer TTLs to 30 days
+URGENCIES = ("very-low", "low", "normal", "high")
+TOPIC_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+TTL_RE = re.compile(r"^[0-9]+$")
+
+# autopush's errno values (docs/src/errors.md) for the answers we give.
+ERRNO = {
+    "missing_ttl": (400, 111), "invalid_ttl": (400, 112),
+    "invalid_topic": (400, 113), "invalid_urgency": (400, 114),
+    "bad_encoding": (400, 110), "missing_crypto": (400, 101),
+    "decrypt": (400, 110), "vapid_ecdh_same": (400, 110),
+    "length_required": (411, 104), "too_large": (413, 104),
+    "unauthorized": (401, 109),
+    "not_found": (404, 102), "gone": (410, 106),
+    "method": (405, 101),
+}
+
+STATUS_TEXT = {
+    200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 406: "Not Acceptable", 410: "Gone",
+    411: "Length Required", 413: "Payload Too Large",
+    429: "Too Many Requests", 500: "Internal Server Error",
+    502: "Bad Gateway", 503: "Service Unavailable",
+}
+
+
+class Request:
+    """One HTTP request; header names are lowercase, values kept in order."""
+
+    def __init__(self, method, target, headers, body, protocol):
+        self.method = method
+        self.target = target
+        self.path, _, self.query = target.partition("?")
+        self.headers = headers          # list of (name, value)
+        self.body = body
+        self.protocol = protocol        # "h2" or "http/1.1"
+
+    def values(self, name):
+        return [v for n, v in self.headers if n == name]
+
+    def header(self, name):
+        vals = self.values(name)
+        return vals[0] if vals else None
+
+    def params(self):
+        out = {}
+        for item in self.query.split("&"):
+            name, _, val = item.partition("=")
+            if name:
+                out[name] = val
+        return out
+
+
+class Response:
+    def __init__(self, status, body=b"", headers=None, delay_ms=0):
+        self.status = status
+        self.body = body if isinstance(body, bytes) else body.encode()
+        self.headers = list(headers or [])
+        self.delay_ms = delay_ms
+        self.reason = ""                # short text for the log line
+
+
+def json_response(status, obj, headers=None):
+    hdrs = [("content-type", "application/json")] + list(headers or [])
+    return Response(status, json.dumps(obj, indent=1) + "\n", hdrs)
+
+
+def autopush_error(kind, message):
+    """autopush's JSON error body {code, errno, error, message, more_info}."""
+    status, errno = ERRNO[kind]
+    resp = json_response(status, {
+        "code": status, "errno": errno,
+        "error": STATUS_TEXT.get(status, "Error"), "message": message,
+        "more_info": "http://autopush.readthedocs.io/en/latest/http.html"
+                     "#error-codes"})
+    resp.reason = message
+    return resp
+
+
+def apple_error(status, reason, detail):
+    """Apple's JSON error body {"reason": ...}; detail only goes to logs."""
+    resp = json_response(status, {"reason": reason})
+    resp.reason = "%s: %s" % (reason, detail)
+    return resp
+
+
+class Behaviour:
+    """A subscription's scripted answers, consumed in order.
+
+    Spec: one step or a list of steps, each
+        {"status": 429, "times": 2, "retry_after": 3,
+         "retry_after_date": false, "delay_ms": 0, "body": "..."}
+    "times" absent = every request from then on.  A step without "status"
+    only delays (then 201).  After the last limited step: 201.
+    """
+
+    KEYS = {"status", "times", "retry_after", "retry_after_date",
+            "delay_ms", "body"}
+
+    def __init__(self, spec):
+        steps = spec if isinstance(spec, list) else [spec] if spec else []
+        self.steps = []
+        for s in steps:
+            if not isinstance(s, dict) or set(s) - self.KEYS:
+                raise ValueError("behaviour step must be an object with keys "
+                                 + ", ".join(sorted(self.KEYS)))
+            st = s.get("status", 201)
+            if not isinstance(st, int) or not 200 <= st <= 599:
+                raise ValueError("behaviour status must be 200..599")
+            for k in ("times", "retry_after", "delay_ms"):
+                if k in s and (not isinstance(s[k], int) or s[k] < 0):
+                    raise ValueError("behaviour %s must be an integer >= 0"
+                                     % k)
+            self.steps.append(dict(s))
+        self.spec = spec
+
+    def next(self):
+        """The step for this request (consuming one of its times) or None."""
+        while self.steps:
+            step = self.steps[0]
+            if "times" not in step:
+                return step
+            if step["times"] > 0:
+                step["times"] -= 1
+                return step
+            self.steps.pop(0)
+        return None
+
+
+def scripted_response(step):
+    """The answer a scripted step stands for, in the style of real services."""
+    status = step.get("status", 201)
+    if status == 201:
+        resp = Response(201)
+    elif status in (401, 403):
+        resp = apple_error(status, "BadJwtToken" if status == 403
+                           else "MissingProviderToken", "scripted")
+    elif status == 406:             # WNS throttling: empty body, X-WNS-*
+        resp = Response(406, b"", [("x-wns-status", "dropped"),
+                                   ("x-wns-error-description",
+                                    "Throttle limit exceeded")])
+    else:
+        text = step.get("body") or ("scripted %d" % status)
+        errno = {404: 102, 410: 106, 413: 104, 429: 201, 500: 999,
+                 502: 900, 503: 201}.get(status, 999)
+        resp = json_response(status, {
+            "code": status, "errno": errno,
+            "error": STATUS_TEXT.get(status, "Error"), "message": text})
+    if "retry_after" in step:
+        secs = step["retry_after"]
+        value = (email.utils.formatdate(time.time() + secs, usegmt=True)
+                 if step.get("retry_after_date") else str(secs))
+        resp.headers.append(("retry-after", value))
+    resp.delay_ms = step.get("delay_ms", 0)
+    resp.reason = resp.reason or "scripted"
+    return resp
+
+
+class Subscription:
+    def __init__(self, sub_id, app_server_key, behaviour):
+        self.id = sub_id
+        self.ua_private, self.auth = mc.new_user_agent_keys()
+        self.p256dh = mc.public_bytes(self.ua_private)
+        self.app_server_key = app_server_key      # raw 65 bytes or None
+        self.behaviour = behaviour
+        self.deleted = False
+
+
+class Service:
+    """State and request handling; safe to call from several threads."""
+
+    def __init__(self, origin_host, log):
+        self.host = origin_host         # "127.0.0.1"
+        self.port = None                # set once bound
+        self.log = log
+        self.lock = threading.Lock()
+        self.counter = itertools.count(1)
+        self.reset(keep_subscriptions=False)
+
+    @property
+    def origin(self):
+        return "https://%s:%d" % (self.host, self.port)
+
+    def reset(self, keep_subscriptions):
+        with self.lock:
+            if not keep_subscriptions:
+                self.subs = {}
+            self.messages = []
+            self.stats = {"requests": 0, "push_requests": 0,
+                          "by_status": {}, "by_protocol": {},
+                          "connections": 0, "in_flight": 0,
+                          "max_in_flight": 0, "max_streams_per_conn": 0}
+
+    # ---- transport hooks (counted for the sender's tests) -------------
+
+    def connection_opened(self, protocol):
+        with self.lock:
+            self.stats["connections"] += 1
+
+    def streams_seen(self, n):
+        with self.lock:
+            self.stats["max_streams_per_conn"] = max(
+                self.stats["max_streams_per_conn"], n)
+
+    # ---- dispatch -------------------------------------------------------
+
+    async def handle(self, req):
+        with self.lock:
+            self.stats["requests"] += 1
+            self.stats["in_flight"] += 1
+            self.stats["max_in_flight"] = max(self.stats["max_in_flight"],
+                                              self.stats["in_flight"])
+            p = self.stats["by_protocol"]
+            p[req.protocol] = p.get(req.protocol, 0) + 1
+        try:
+            resp = self.route(req)
+            if resp.delay_ms:
+                await asyncio.sleep(resp.delay_ms / 1000.0)
+        finally:
+            with self.lock:
+                self.stats["in_flight"] -= 1
+        self.log("%s %s %s -> %d%s" % (req.protocol, req.method, req.target,
+                                       resp.status,
+                                       " (%s)" % resp.reason if resp.reason
+                                       else ""))
+        return resp
+
+    def route(self, req):
+        path = req.path
+        if path.startswith("/push/"):
+            if req.method != "POST":
+                return autopush_error("method", "push resources take POST")
+            return self.push(req, path[len("/push/"):])
+        if path == "/_mock/subscriptions" and req.method == "POST":
+            return self.create_subscription(req)
+        m = re.match(r"^/_mock/subscriptions/([A-Za-z0-9_-]+)(/behaviour)?$",
+                     path)
+        if m:
+            return self.subscription_admin(req, m.group(1), m.group(2))
+        if path == "/_mock/messages" and req.method == "GET":
+            return self.list_messages(req)
+        if path == "/_mock/stats" and req.method == "GET":
+            with self.lock:
+                return json_response(200, dict(self.stats,
+                                               subscriptions=len(self.subs)))
+        if path == "/_mock/reset" and req.method == "POST":
+            opts = self.json_body(req) or {}
+            self.reset(bool(opts.get("keep_subscriptions")))
+            return json_response(200, {"reset": True})
+        return autopush_error("not_found", "no such resource")
+
+    @staticmethod
+    def json_body(req):
+        if not req.body.strip():
+            return None
+        try:
+            return json.loads(req.body)
+        except ValueError:
+            raise BadAdminRequest("body is not JSON")
+
+    # ---- the inspection API --------------------------------------------
+
+    def create_subscription(self, req):
+        try:
+            opts = self.json_body(req) or {}
+            if not isinstance(opts, dict):
+                raise BadAdminRequest("body must be a JSON object")
+            key = opts.get("applicationServerKey")
+            raw = None
+            if key is not None:
+                raw = mc.b64u_decode(key, "applicationServerKey")
+                mc.load_public(raw, "applicationServerKey")
+            behaviour = Behaviour(opts.get("behaviour"))
+        except (BadAdminRequest, mc.CryptoError, ValueError) as e:
+            return json_response(400, {"error": str(e)})
+
+        sub = Subscription(uuid.uuid4().hex, raw, behaviour)
+        with self.lock:
+            self.subs[sub.id] = sub
+        return json_response(201, self.subscription_json(sub),
+                             [("location", self.endpoint(sub))])
+
+    def endpoint(self, sub):
+        return "%s/push/%s" % (self.origin, sub.id)
+
+    def subscription_json(self, sub):
+        """Exactly PushSubscription.toJSON()'s shape."""
+        return {"endpoint": self.endpoint(sub), "expirationTime": None,
+                "keys": {"p256dh": mc.b64u_encode(sub.p256dh),
+                         "auth": mc.b64u_encode(sub.auth)}}
+
+    def subscription_admin(self, req, sub_id, behaviour_path):
+        with self.lock:
+            sub = self.subs.get(sub_id)
+        if sub is None:
+            return json_response(404, {"error": "no such subscription"})
+        if behaviour_path:
+            if req.method not in ("PUT", "POST"):
+                return json_response(405, {"error": "PUT a behaviour"})
+            try:
+                b = Behaviour(self.json_body(req))
+            except (BadAdminRequest, ValueError) as e:
+                return json_response(400, {"error": str(e)})
+            with self.lock:
+                sub.behaviour = b
+            return json_response(200, {"behaviour": b.spec})
+        if req.method == "DELETE":
+            with self.lock:
+                sub.deleted = True          # later pushes get 410
+            return json_response(200, {"deleted": sub_id})
+        if req.method == "GET":
+            info = self.subscription_json(sub)
+            info.update(id=sub.id, deleted=sub.deleted,
+                        behaviour=sub.behaviour.steps,
+                        applicationServerKey=(
+                            mc.b64u_encode(sub.app_server_key)
+                            if sub.app_server_key else None))
+            return json_response(200, info)
+        return json_response(405, {"error": "GET, DELETE or PUT behaviour"})
+
+    def list_messages(self, req):
+        params = req.params()
+        want_all = params.get("all") in ("1", "true")
+        with self.lock:
+            out = [m for m in self.messages
+                   if (not params.get("sub") or m["sub"] == params["sub"])
+                   and (want_all or m["status"] == 201)]
+        return json_response(200, {"messages": out})
+
+    # ---- the push resource ---------------------------------------------
+
+    def push(self, req, sub_id):
+        with self.lock:
+            sub = self.subs.get(sub_id)
+            self.stats["push_requests"] += 1
+        record = {"seq": next(self.counter), "sub": sub_id,
+                  "received_at": time.time(), "protocol": req.protocol,
+                  "headers": {}, "status": None, "reason": "",
+                  "payload": None, "payload_b64": None, "vapid": None}
+        for n, v in req.headers:
+            if not n.startswith(":"):
+                record["headers"].setdefault(n, v)
+
+        resp = self.check_push(req, sub, record)
+        if resp is None:
+            with self.lock:
+                step = sub.behaviour.next()
+            if step is not None:
+                resp = scripted_response(step)
+            else:
+                resp = Response(201)
+            if resp.status == 201:
+                ttl = min(int(req.header("ttl")), MAX_TTL)
+                resp.headers += [
+                    ("location", "%s/m/%s" % (self.origin, uuid.uuid4().hex)),
+                    ("ttl", str(ttl))]
+
+        record["status"] = resp.status
+        record["reason"] = resp.reason
+        with self.lock:
+            self.messages.append(record)
+            s = self.stats["by_status"]
+            s[str(resp.status)] = s.get(str(resp.status), 0) + 1
+        return resp
+
+    def check_push(self, req, sub, record):
+        """None when the request is valid, else the error Response."""
+        if sub is None:
+            return autopush_error("not_found", "no such subscription")
+        if sub.deleted:
+            return autopush_error("gone", "subscription has unsubscribed")
+        return (self.check_headers(req)
+                or self.check_vapid(req, sub, record)
+                or self.check_body(req, sub, record))
+
+    def check_headers(self, req):
+        ttl = req.values("ttl")
+        if not ttl:
+            return autopush_error("missing_ttl", "Missing TTL header")
+        if len(ttl) != 1 or not TTL_RE.match(ttl[0].strip()):
+            return autopush_error("invalid_ttl", "Invalid TTL header")
+
+        urgency = req.values("urgency")
+        if urgency and (len(urgency) != 1 or urgency[0] not in URGENCIES):
+            return autopush_error("invalid_urgency", "Invalid Urgency header")
+
+        topic = req.values("topic")
+        if topic:
+            if len(topic) != 1 or not TOPIC_RE.match(topic[0]):
+                return autopush_error("invalid_topic",
+                                      "Topic must be 1..32 base64url chars")
+            if len(topic[0]) % 4 == 1:      # Apple: BadWebPushTopic
+                return autopush_error("invalid_topic",
+                                      "Topic length is 1 mod 4 (Apple)")
+
+        if req.header("crypto-key") is not None \
+                or req.header("encryption") is not None:
+            return autopush_error("bad_encoding",
+                                  "Crypto-Key/Encryption headers belong to "
+                                  "aesgcm, not aes128gcm")
+
+        length = req.values("content-length")
+        if len(length) != 1 or not TTL_RE.match(length[0].strip()):
+            return autopush_error("length_required",
+                                  "Content-Length is required")
+        if int(length[0]) > MAX_BODY:
+            return autopush_error("too_large", "Body over 4096 bytes")
+        if int(length[0]) != len(req.body):
+            return autopush_error("bad_encoding",
+                                  "Content-Length does not match the body")
+
+        enc = req.values("content-encoding")
+        if req.body and (len(enc) != 1 or enc[0].strip().lower()
+                         != "aes128gcm"):
+            return autopush_error("bad_encoding",
+                                  "Content-Encoding must be aes128gcm")
+        return None
+
+    def check_vapid(self, req, sub, record):
+        auth = req.values("authorization")
+        if not auth:
+            return apple_error(401, "MissingProviderToken",
+                               "no Authorization header")
+        parsed = mc.parse_vapid_authorization(auth[0]) \
+            if len(auth) == 1 else None
+        if parsed is None:
+            return apple_error(401, "MissingProviderToken",
+                               "Authorization is not 'vapid t=..., k=...'")
+        jwt, k_text = parsed
+        try:
+            k = mc.b64u_decode(k_text, "k")
+            mc.load_public(k, "k")
+        except mc.CryptoError as e:
+            return apple_error(403, "BadVapidPublicKey", str(e))
+        try:
+            claims = mc.verify_vapid(jwt, k, int(time.time()))
+        except mc.CryptoError as e:
+            return apple_error(403, "BadJwtToken", str(e))
+        record["vapid"] = {"aud": claims.get("aud"), "sub": claims.get("sub"),
+                           "exp": claims.get("exp"), "k": k_text}
+
+        if claims.get("aud") != self.origin:
+            return apple_error(403, "BadJwtToken", "aud %r is not %s"
+                               % (claims.get("aud"), self.origin))
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not (
+                subject.startswith("mailto:") or
+                subject.startswith("https:")):
+            return apple_error(403, "BadJwtToken",
+                               "sub is not a mailto: or https: URL")
+        if sub.app_server_key is not None and k != sub.app_server_key:
+            return apple_error(403, "VapidPkHashMismatch",
+                               "k is not the subscription's "
+                               "applicationServerKey")
+        return None
+
+    def check_body(self, req, sub, record):
+        if not req.body:
+            record["payload"] = ""          # a push without data is valid
+            return None
+        try:
+            pt, as_public = mc.decrypt(req.body, sub.ua_private, sub.auth)
+        except mc.CryptoError as e:
+            return autopush_error("decrypt", "Body does not decrypt: %s" % e)
+        if record["vapid"] and as_public == mc.b64u_decode(
+                record["vapid"]["k"]):
+            # RFC 8292 3.2: the VAPID key must not be the ECDH key
+            return autopush_error("vapid_ecdh_same",
+                                  "VAPID key used as the ECDH key")
+        record["payload"] = pt.decode("utf-8", "replace")
+        record["payload_b64"] = mc.b64u_encode(pt)
+        return None
+
+
+class BadAdminRequest(Exception):
+    pass
