@@ -15,12 +15,14 @@
  *   webpush_vapid_public_key  KEY | env:NAME | file:PATH;        (http)
  *       The VAPID application server public key, in web-push's format
  *       (base64url of the 65-byte uncompressed P-256 point).  "env:NAME"
- *       reads it from the environment when the configuration is loaded:
- *       list the variable with nginx's "env NAME;" in the main context too,
- *       or a reload (and "master_process off") will not see it.  A value
- *       set by "env NAME=value;" is used as well.  "file:PATH" reads the
- *       file (relative paths are relative to the configuration directory)
- *       and trims surrounding white space.
+ *       reads it from the environment when the configuration is loaded;
+ *       list the variable with nginx's "env NAME;" in the main context
+ *       too: nginx drops unlisted variables on a binary upgrade and, with
+ *       "master_process off", before any reload.  A value set with
+ *       "env NAME=value;" is used as well.  "file:PATH" reads the file
+ *       (relative to the configuration directory) and trims surrounding
+ *       white space.  The key is validated (base64url, 65 bytes, on the
+ *       curve) at load time: a bad key fails "nginx -t".
  *
  *   webpush_vapid_key;                                            (location)
  *       GET/HEAD: 200 {"publicKey":"..."}, cacheable.
@@ -646,8 +648,8 @@ ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
     if (s == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "environment variable \"%V\" is not set "
-                           "(nginx also needs \"env %V;\" in the main "
-                           "context to keep it across reloads)",
+                           "(list it with \"env %V;\" in the main context "
+                           "too, so that reloads and upgrades keep it)",
                            name, name);
         return NGX_CONF_ERROR;
     }

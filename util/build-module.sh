@@ -27,6 +27,10 @@ mkdir -p "$1"
 build=$(cd "$1" && pwd)
 so=$build/ngx_http_webpush_module.so
 
+# Several people (and make -j) may build at once: one at a time per dir.
+exec 9>"$build/.lock"
+flock 9
+
 if [ ! -x "$nginx_src/configure" ] || [ ! -f "$nginx_src/conf_flags" ]; then
     echo "$0: $nginx_src has no nginx configure/conf_flags;" \
          "apt-get install nginx-dev" >&2
@@ -48,8 +52,9 @@ stamp_input() {
     "$nginx_bin" -v 2>&1
     echo "$cc_opt|$ld_opt|$top"
 }
-hash=$(stamp_input | sha256sum | cut -d' ' -f1)
 stamp=$build/.configure-stamp
+stamp_input >"$stamp.new"        # kept, to diff when a reconfigure surprises
+hash=$(sha256sum <"$stamp.new" | cut -d' ' -f1)
 
 if [ "${FORCE_CONFIGURE:-}" = 1 ] || [ ! -f "$build/Makefile" ] \
    || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$hash" ]; then
@@ -66,7 +71,9 @@ if [ "${FORCE_CONFIGURE:-}" = 1 ] || [ ! -f "$build/Makefile" ] \
         exit 1
     fi
     echo "$hash" >"$stamp"
+    mv "$stamp.new" "$stamp.input"
 fi
+rm -f "$stamp.new"
 
 make -s -f "$build/Makefile" -C "$nginx_src" modules
 
