@@ -43,12 +43,17 @@ usage() {
     exit 2
 }
 
-# Make $1 absolute (creating it); sets $dir.
+# Make $1 absolute (creating it unless $2 is "existing"); sets $dir.
+# For stop and status, a missing dir means nothing runs: exit 0 at once.
 set_dir() {
     case "$1" in
         *[[:space:]]*) err "the stack dir must not contain blanks: $1"; exit 2 ;;
     esac
-    mkdir -p "$1"
+    if [ "${2:-}" = existing ] && [ ! -d "$1" ]; then
+        say "nothing running in $1 (no such directory)"
+        exit 0
+    fi
+    mkdir -p "$1" || { err "cannot create $1"; exit 1; }
     dir=$(cd "$1" && pwd)
 }
 
@@ -102,6 +107,9 @@ do_start() {
         exit 1
     fi
 
+    # An interrupted start stops what it got to.
+    trap 'fail "interrupted"' INT TERM HUP
+
     # postgres must reach DIR/pg, nginx workers (nobody) DIR/nginx.
     chmod 0755 "$dir"
     mkdir -p "$dir/logs"
@@ -133,6 +141,7 @@ do_start() {
         step "webpush-sender" sender_start
     fi
 
+    trap - INT TERM HUP
     t1=$(date +%s%N)
     say "stack started in $(( (t1 - t0) / 1000000 )) ms"
 }
@@ -217,13 +226,13 @@ start)
     ;;
 stop)
     [ $# -le 1 ] || usage
-    set_dir "${1:-$top/var}"
+    set_dir "${1:-$top/var}" existing
     out=$(do_stop)
     printf '%s\n' "${out:-nothing running in $dir}"
     ;;
 status)
     [ $# -le 1 ] || usage
-    set_dir "${1:-$top/var}"
+    set_dir "${1:-$top/var}" existing
     load_state
     out=$(running)
     printf '%s\n' "${out:-nothing running in $dir}"
