@@ -56,7 +56,7 @@ wp_vapid_key_parse(const char *public_b64, const char *private_b64,
     wp_vapid_key_t **out, wp_err_t *err)
 {
     size_t     n;
-    uint8_t    raw[33], priv[32], pub[65], given[66];
+    uint8_t    raw[48], priv[32], pub[65], given[66];
     EVP_PKEY  *pkey;
 
     *out = NULL;
@@ -206,7 +206,7 @@ static int
 wp_vapid_host_ok(const char *h, size_t len, const char **why)
 {
     size_t       i, label, start;
-    int          alpha_tld;
+    int          alpha_tld, last_alpha;
     const char  *bad_suffix[] = { ".localhost", ".local", ".invalid",
                                   ".test", ".example", ".localdomain",
                                   ".internal", ".home.arpa", NULL };
@@ -221,6 +221,7 @@ wp_vapid_host_ok(const char *h, size_t len, const char **why)
     label = 0;
     start = 0;
     alpha_tld = 0;
+    last_alpha = 0;
 
     for (i = 0; i <= len; i++) {
         if (i == len || h[i] == '.') {
@@ -231,6 +232,7 @@ wp_vapid_host_ok(const char *h, size_t len, const char **why)
                 return -1;
             }
 
+            last_alpha = alpha_tld;
             label = 0;
             start = i + 1;
             alpha_tld = 0;
@@ -256,8 +258,8 @@ wp_vapid_host_ok(const char *h, size_t len, const char **why)
         return -1;
     }
 
-    /* After the loop alpha_tld describes the last label. */
-    if (!alpha_tld) {
+    /* An all-digit top label means an IPv4 literal, not a name. */
+    if (!last_alpha) {
         *why = "host is an IP address, not a domain name";
         return -1;
     }

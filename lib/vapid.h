@@ -32,10 +32,13 @@
 typedef struct wp_vapid_key_s  wp_vapid_key_t;
 
 /*
- * Parse a key pair in web-push text format.  public_b64 may be NULL: it is
- * then derived from the private key.  A private scalar shorter than 32
- * bytes is left-padded with zeros (some tools drop leading zeros).  A
- * public key that is not the private key's is WP_E_KEY_MISMATCH.
+ * Parse a key pair in web-push text format (the standard alphabet and '='
+ * padding are tolerated).  public_b64 may be NULL: it is then derived from
+ * the private key.  A private scalar of 30 or 31 bytes is left-padded with
+ * zeros (some tools drop leading zero bytes); other lengths, a scalar out
+ * of range or a public key off the curve are WP_E_BAD_KEY (field
+ * "private_key" / "public_key"), bad text WP_E_BAD_BASE64.  A public key
+ * that is not the private key's is WP_E_KEY_MISMATCH.
  */
 int wp_vapid_key_parse(const char *public_b64, const char *private_b64,
     wp_vapid_key_t **out, wp_err_t *err);
@@ -56,10 +59,13 @@ const uint8_t *wp_vapid_key_public_raw(const wp_vapid_key_t *k);
 int wp_vapid_key_private(const wp_vapid_key_t *k, char out[44]);
 
 /*
- * Check a VAPID subject: "mailto:user@host" or "https://host[...]"; no
- * spaces, control characters, quotes or <>; the host must not be
- * localhost, *.localhost, *.local, *.invalid, *.test, *.example or lack a
- * dot (Apple answers 403 BadJwtToken to those).  WP_E_BAD_SUBJECT.
+ * Check a VAPID subject: "mailto:user@host" (one plain address: no second
+ * "mailto:", lists or ?headers) or "https://host[:port][/path]" (no
+ * userinfo); at most 255 printable ASCII characters, no spaces, quotes,
+ * backslash or <>.  The host must be a DNS name with a dot, not an IP
+ * literal, and not localhost or *.localhost, *.local, *.invalid, *.test,
+ * *.example, *.localdomain, *.internal, *.home.arpa (Apple answers 403
+ * BadJwtToken to such subjects).  WP_E_BAD_SUBJECT, field "subject".
  */
 int wp_vapid_check_subject(const char *sub, wp_err_t *err);
 
@@ -74,7 +80,9 @@ int wp_vapid_audience(const char *endpoint, char *out, size_t cap,
 /*
  * Sign an ES256 JWT {"typ":"JWT","alg":"ES256"}.{"aud":..,"exp":..,
  * "sub":..} with the raw 64-byte r||s signature.  jwt gets the
- * NUL-terminated token.  aud and sub are JSON-escaped.
+ * NUL-terminated token.  aud and sub are JSON-escaped; sub NULL or ""
+ * leaves the claim out.  No policy here (see wp_vapid_check_subject()):
+ * empty/long aud is WP_E_BAD_VALUE, small cap WP_E_BUFFER.
  */
 int wp_vapid_sign(const wp_vapid_key_t *k, const char *aud, const char *sub,
     int64_t exp, char *jwt, size_t cap, wp_err_t *err);
@@ -88,14 +96,16 @@ typedef struct {
     char     aud[WP_VAPID_MAX_AUD + 1];
     int64_t  exp;
     int64_t  signed_at;
-    char     header[700];   /* the whole Authorization value */
+    char     header[700];   /* the whole Authorization value, NUL-ended */
 } wp_vapid_token_t;
 
 /*
  * Make tok hold a valid Authorization header for (sub, aud) at time now.
- * Re-signs only when tok is empty, holds another audience, or has less
- * than WP_VAPID_MIN_LEFT seconds left; then exp = now + WP_VAPID_TTL
- * (Apple refuses tokens refreshed more often than hourly).  *resigned
+ * Re-signs only when tok is empty, holds another audience, has less than
+ * WP_VAPID_MIN_LEFT seconds left, or (clock stepped back) more than
+ * WP_VAPID_MAX_TTL; then exp = now + WP_VAPID_TTL (Apple refuses tokens
+ * refreshed more often than hourly).  sub must pass
+ * wp_vapid_check_subject().  On failure tok is left unchanged.  *resigned
  * (may be NULL) tells whether a new token was signed.
  */
 int wp_vapid_token_get(const wp_vapid_key_t *k, const char *sub,
