@@ -214,6 +214,13 @@ my @passing = (
                 . "--- request\nGET /t\n--- timeout: 2\n"
                 . "--- response_body chomp\nka\n"),
      qr/ok \d+ - TEST 1: x - response_body/],
+    ['big bodies both ways', "=== TEST 1: x\n"
+        . block("location = /cl { return 200 'cl=\$content_length'; }\n",
+                "--- user_files eval\n[[\"big.txt\", \"x\" x 1000000]]\n"
+                . "--- request eval\n"
+                . "[\"GET /big.txt\", \"POST /cl\\n\" . (\"y\" x 100000)]\n"
+                . "--- response_body eval\n[\"x\" x 1000000, \"cl=100000\"]\n"),
+     qr/ok \d+ - TEST 1: x - response_body - response is expected \(repeated req 0, req 1\)/],
     ['chunked response body', "=== TEST 1: x\n"
         . block("location = /t { gzip off; ssi on; ssi_types text/plain; "
                 . "return 200 'abc'; }\n",

@@ -962,9 +962,13 @@ sub _exchange {
 
     my $n_expected = @{ $ex->{methods} };
     while (!$r{eof} && !$r{timed_out}) {
-        my @res = _parse_responses($r{data}, $ex->{methods}, 0);
-        last if @res == $n_expected && $res[-1]{complete}
-                && ($res[-1]{connection} // '') =~ /keep-alive/i;
+        # Only a keep-alive reply can be complete before EOF; don't re-parse
+        # big bodies on every read otherwise.
+        if ($r{data} =~ /\nConnection:[ \t]*keep-alive/i) {
+            my @res = _parse_responses($r{data}, $ex->{methods}, 0);
+            last if @res == $n_expected && $res[-1]{complete}
+                    && ($res[-1]{connection} // '') =~ /keep-alive/i;
+        }
         my $left = $deadline - Time::HiRes::time();
         if ($left <= 0) { $r{timed_out} = 1; last }
         $read->() if $sel->can_read($left);
