@@ -249,6 +249,29 @@ ok(scalar(@files) >= 1 && $files[0] eq '001_init.sql', 'sql/ starts with 001_ini
     like($err, qr/usage: webpush-cli migrate/, '... with usage');
 }
 
+# ---- a Prisma-style DATABASE_URL (?schema=..., connection_limit=...) ------
+
+{
+    my $url = scratch_db('schema');
+    psql($url, 'CREATE SCHEMA "App"');
+    my ($rc, $out, $err) = migrate("$url?schema=App&connection_limit=5&pool_timeout=10");
+    is($rc, 0, 'a Prisma URL with ?schema=App&connection_limit=5 works') or diag $err;
+    is(psql($url, q{SELECT string_agg(table_name, ',' ORDER BY table_name)
+                      FROM information_schema.tables
+                     WHERE table_schema = 'App'
+                       AND table_name IN ('PushSubscription', 'PushError',
+                                          'NotificationLog',
+                                          'webpush_schema_migrations')}),
+       "NotificationLog,PushError,PushSubscription,webpush_schema_migrations\n",
+       '... and migrates into that schema');
+    is(psql($url, q{SELECT count(*) FROM information_schema.tables
+                     WHERE table_schema = 'public'}), "0\n",
+       '... leaving public alone');
+    ($rc, $out, $err) = migrate("$url?schema=App", '--status');
+    like($out, qr/^${\ scalar @files} applied, 0 pending$/m,
+         '--status reads that schema');
+}
+
 # ---- concurrent migrators ------------------------------------------------
 
 {
