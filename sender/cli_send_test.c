@@ -8,6 +8,10 @@
  * input (options, subscription, endpoint not allowed, payload too large);
  * 3 environment (VAPID keys, subject, allow-list, CA file); 4 the push
  * service could not be reached (DNS, connect, TLS verification, timeout).
+ *
+ * Environment: VAPID_PUBLIC_KEY, VAPID_PRIVATE_KEY, VAPID_SUBJECT,
+ * WEBPUSH_ALLOWED_ENDPOINTS, WEBPUSH_CA_FILE, PUSH_TTL_DEFAULT and the
+ * sender's WEBPUSH_CONNECT_TIMEOUT / WEBPUSH_REQUEST_TIMEOUT (ms).
  */
 
 #include <ctype.h>
@@ -47,6 +51,7 @@ static int send_test_check_fields(const send_test_args_t *a,
 static int send_test_read_subscription(const char *arg, char **out,
     size_t *len);
 static void send_test_json_string(char *out, size_t cap, const char *s);
+static const char *send_test_err_text(const wp_err_t *e);
 static int send_test_deliver(const wp_subscription_t *sub,
     const wp_send_req_t *fields, const char *payload);
 static void send_test_print(const wp_push_resp_t *resp);
@@ -105,9 +110,8 @@ cli_send_test(int argc, char **argv)
     wp_endpoint_policy_free(pol);
 
     if (rc != 0) {
-        fprintf(stderr, CMD ": subscription %s%s%s (%s); nothing sent\n",
-                e.field[0] ? e.field : "", e.field[0] ? ": " : "", e.message,
-                e.code);
+        fprintf(stderr, CMD ": --subscription: %s (%s); nothing sent\n",
+                send_test_err_text(&e), e.code);
         if (strcmp(e.code, WP_E_ENDPOINT_NOT_ALLOWED) == 0) {
             fprintf(stderr, CMD ": allowed push services come from"
                     " WEBPUSH_ALLOWED_ENDPOINTS (unset: the real ones)\n");
@@ -229,11 +233,29 @@ send_test_check_fields(const send_test_args_t *a, wp_send_req_t *req)
     rc = wp_send_req_parse(doc, strlen(doc), &lim, req, &e);
     if (rc != 0) {
         fprintf(stderr, CMD ": --%s: %s\n",
-                e.field[0] ? e.field : "options", e.message);
+                e.field[0] ? e.field : "options", send_test_err_text(&e));
         return CLI_EXIT_USAGE;
     }
 
     return CLI_EXIT_OK;
+}
+
+
+/* The message without its leading "field: ", which we print our way. */
+static const char *
+send_test_err_text(const wp_err_t *e)
+{
+    size_t  n;
+
+    n = strlen(e->field);
+
+    if (n > 0 && strncmp(e->message, e->field, n) == 0
+        && e->message[n] == ':' && e->message[n + 1] == ' ')
+    {
+        return e->message + n + 2;
+    }
+
+    return e->message;
 }
 
 
@@ -319,6 +341,7 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     int                rc;
     char               msg[512];
     size_t             bodylen;
+    int64_t            connect_ms, total_ms;
     uint8_t            body[WP_ECE_MAX_BODY];
     wp_err_t           e;
     wp_ece_t          *ece;
@@ -336,7 +359,20 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
         return CLI_EXIT_CONFIG;
     }
 
+    /* The sender's variables and bounds (config.c), in milliseconds. */
     memset(&opts, 0, sizeof(opts));
+    if (wp_conf_int("WEBPUSH_CONNECT_TIMEOUT", WP_DELIVER_CONNECT_TIMEOUT_MS,
+                    100, 600000, &connect_ms, msg, sizeof(msg)) != 0
+        || wp_conf_int("WEBPUSH_REQUEST_TIMEOUT", WP_DELIVER_TIMEOUT_MS,
+                       100, 600000, &total_ms, msg, sizeof(msg)) != 0)
+    {
+        fprintf(stderr, CMD ": %s\n", msg);
+        wp_vapid_key_free(key);
+        return CLI_EXIT_CONFIG;
+    }
+
+    opts.connect_timeout_ms = (long) connect_ms;
+    opts.timeout_ms = (long) total_ms;
     opts.ca_file = getenv("WEBPUSH_CA_FILE");
     if (opts.ca_file != NULL && opts.ca_file[0] == '\0') {
         opts.ca_file = NULL;

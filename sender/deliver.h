@@ -37,7 +37,7 @@
 #include "wp_err.h"
 
 #define WP_DELIVER_CONNECT_TIMEOUT_MS  5000
-#define WP_DELIVER_TIMEOUT_MS          15000
+#define WP_DELIVER_TIMEOUT_MS          30000
 #define WP_DELIVER_MAX_BODY            4096   /* response body kept */
 #define WP_DELIVER_MAX_HEADERS         8192   /* response header bytes kept */
 
