@@ -356,7 +356,8 @@ migrate() {
 
 # ---- nginx + module ------------------------------------------------------
 
-# Replace every @NAME@ in $1 by $NAME from dev.env; fail on unset names.
+# Replace every @NAME@ (NAME in [A-Z0-9_]) in $1 by $NAME from dev.env and
+# the environment; fail naming every unset one (an empty value is fine).
 render_conf() {
     # shellcheck disable=SC2016
     with_env perl -e '
@@ -364,7 +365,7 @@ render_conf() {
         open(my $f, "<", $in) or die "cannot read $in: $!\n";
         local $/; my $t = <$f>; close $f;
         my %missing;
-        $t =~ s{\@([A-Za-z_][A-Za-z0-9_]*)\@}{
+        $t =~ s{\@([A-Z_][A-Z0-9_]*)\@}{
             defined $ENV{$1} ? $ENV{$1} : do { $missing{$1} = 1; "" } }ge;
         if (%missing) {
             die "$in: no value for " . join(", ", map { "\@$_\@" }
