@@ -350,3 +350,158 @@ wp_queue_entry_free(wp_queue_entry_t *e)
     free(e->job);
     e->job = NULL;
 }
+
+
+int
+wp_queue_progress_get(wp_queue_t *q, const char *id, wp_queue_progress_t *p)
+{
+    size_t        i;
+    int64_t      *field;
+    redisReply   *r, *k, *v;
+
+    memset(p, 0, sizeof(*p));
+
+    r = wp_queue_cmd(q, "HGETALL %sprogress:%s", q->prefix, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return -1;
+    }
+
+    for (i = 0; i + 1 < r->elements; i += 2) {
+        k = r->element[i];
+        v = r->element[i + 1];
+
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+
+        if (strcmp(k->str, "after") == 0) {
+            snprintf(p->after, sizeof(p->after), "%s", v->str);
+            continue;
+        }
+
+        field = strcmp(k->str, "total") == 0 ? &p->total
+                : strcmp(k->str, "sent") == 0 ? &p->sent
+                : strcmp(k->str, "failed") == 0 ? &p->failed
+                : strcmp(k->str, "disabled") == 0 ? &p->disabled
+                : strcmp(k->str, "retried") == 0 ? &p->retried
+                : strcmp(k->str, "started") == 0 ? &p->started_ms
+                : NULL;
+
+        if (field) {
+            *field = strtoll(v->str, NULL, 10);
+        }
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+int
+wp_queue_progress_set(wp_queue_t *q, const char *id,
+    const wp_queue_progress_t *p)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "HSET %sprogress:%s after %s total %lld sent %lld"
+                     " failed %lld disabled %lld retried %lld started %lld",
+                     q->prefix, id, p->after, (long long) p->total,
+                     (long long) p->sent, (long long) p->failed,
+                     (long long) p->disabled, (long long) p->retried,
+                     (long long) p->started_ms);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    if (rc) {
+        return -1;
+    }
+
+    r = wp_queue_cmd(q, "EXPIRE %sprogress:%s 86400", q->prefix, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+int
+wp_queue_progress_del(wp_queue_t *q, const char *id)
+{
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "DEL %sprogress:%s", q->prefix, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
+}
+
+
+int
+wp_queue_schedule(wp_queue_t *q, const char *job, size_t len, int64_t due_ms)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "ZADD %sscheduled %lld %b", q->prefix,
+                     (long long) due_ms, job, len);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+/* Due members move one by one inside one script: atomic per call. */
+static const char  wp_queue_promote_lua[] =
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1],"
+    " 'LIMIT', 0, 100) "
+    "for _, job in ipairs(due) do "
+    "  redis.call('XADD', KEYS[2], '*', 'job', job) "
+    "  redis.call('ZREM', KEYS[1], job) "
+    "end "
+    "return #due";
+
+
+int
+wp_queue_promote(wp_queue_t *q, int64_t now_ms)
+{
+    int          n;
+    char         zkey[256], skey[256];
+    redisReply  *r;
+
+    snprintf(zkey, sizeof(zkey), "%sscheduled", q->prefix);
+    snprintf(skey, sizeof(skey), "%sjobs", q->prefix);
+
+    r = wp_queue_cmd(q, "EVAL %s 2 %s %s %lld", wp_queue_promote_lua, zkey,
+                     skey, (long long) now_ms);
+    if (r == NULL) {
+        return -1;
+    }
+
+    n = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
+    freeReplyObject(r);
+
+    return n;
+}

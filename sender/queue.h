@@ -8,6 +8,8 @@
  *   consumer group "senders" on it; one consumer per sender process
  *   <prefix>sender:<name>   heartbeat hash of a live sender (expires)
  *   <prefix>dead            dead-letter stream: job, reason
+ *   <prefix>scheduled       sorted set of jobs due later, scored by due ms
+ *   <prefix>progress:<id>   fan-out checkpoint of a job in progress
  *
  * Blocking hiredis calls with socket timeouts: the sender is a daemon with
  * its own loop, not an nginx worker.
@@ -71,5 +73,32 @@ int wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done);
 void wp_queue_goodbye(wp_queue_t *q);
 
 void wp_queue_entry_free(wp_queue_entry_t *e);
+
+/* A job's fan-out checkpoint: what the finished pages added up to. */
+typedef struct {
+    char     after[130];      /* last subscription id of the last page */
+    int64_t  total, sent, failed, disabled, retried;
+    int64_t  started_ms;      /* first time any sender took the job */
+} wp_queue_progress_t;
+
+/* Read the checkpoint of entry id; a missing one reads as all zero. */
+int wp_queue_progress_get(wp_queue_t *q, const char *id,
+    wp_queue_progress_t *p);
+
+/* Save it (after each page); it expires a day after the last save. */
+int wp_queue_progress_set(wp_queue_t *q, const char *id,
+    const wp_queue_progress_t *p);
+
+int wp_queue_progress_del(wp_queue_t *q, const char *id);
+
+/* Park a job (its JSON) until due_ms, in the scheduled set. */
+int wp_queue_schedule(wp_queue_t *q, const char *job, size_t len,
+    int64_t due_ms);
+
+/*
+ * Move scheduled jobs that are due by now_ms into the stream (atomically,
+ * so two senders never both promote one).  Returns how many, or -1.
+ */
+int wp_queue_promote(wp_queue_t *q, int64_t now_ms);
 
 #endif /* WP_QUEUE_H */
