@@ -216,9 +216,11 @@ class Service:
             if not keep_subscriptions:
                 self.subs = {}
             self.messages = []
+            # in_flight counts live requests (this reset among them): keep it
+            live = getattr(self, "stats", {}).get("in_flight", 0)
             self.stats = {"requests": 0, "push_requests": 0,
                           "by_status": {}, "by_protocol": {},
-                          "connections": 0, "in_flight": 0,
+                          "connections": 0, "in_flight": live,
                           "max_in_flight": 0, "max_streams_per_conn": 0}
 
     # ---- transport hooks (counted for the sender's tests) -------------
