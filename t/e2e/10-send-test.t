@@ -245,6 +245,11 @@ utf8::encode($payload);
     like($o, qr/\(Retry-After: (5[5-9]|60) s\)/, '... parsed to seconds');
     ($r) = send_test({}, '--subscription', $sub, '--payload', 'x');
     is($r, 0, '... and the next try succeeds');
+
+    ($sub) = subscribe($port, behaviour => { status => 503, retry_after => 7 });
+    ($r, $o) = send_test({}, '--subscription', $sub, '--payload', 'x');
+    is($r, 1, '503: exit 1');
+    like($o, qr/\(Retry-After: 7 s\)/, '... delta-seconds Retry-After parsed');
 }
 
 # ---- refused before any request ------------------------------------------
