@@ -10,7 +10,7 @@ build="gcc make pkg-config libssl-dev libhiredis-dev libyajl-dev libpq-dev
 run="postgresql redis-server curl"
 test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       liblist-moreutils-perl libtext-diff-perl liburi-perl libwww-perl
-      libhttp-message-perl libjson-pp-perl python3 python3-cryptography"
+      libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2"
 
 case "${1:-build}" in
     build) want="$build" ;;
