@@ -60,10 +60,13 @@ int wp_p256_generate(uint8_t priv[WP_P256_PRIV_LEN],
     uint8_t pub[WP_P256_PUB_LEN], wp_err_t *err);
 
 /*
- * Encrypt pt (ptlen bytes) for the subscription (ua_public, auth) with
- * padlen zero bytes of padding, using a fresh ephemeral key and salt.
- * out (cap bytes) gets wp_ece_body_len(ptlen, padlen) bytes; *outlen the
- * length.  ptlen + padlen > WP_ECE_MAX_PLAINTEXT is WP_E_PAYLOAD_TOO_LARGE.
+ * Encrypt pt (ptlen bytes; NULL if 0) for the subscription (ua_public,
+ * auth) with padlen zero bytes of padding, using a fresh ephemeral key and
+ * salt.  out (cap bytes) gets wp_ece_body_len(ptlen, padlen) bytes;
+ * *outlen the length.  ptlen + padlen > WP_ECE_MAX_PLAINTEXT is
+ * WP_E_PAYLOAD_TOO_LARGE (field "payload"); a p256dh that is not an
+ * uncompressed P-256 point is WP_E_BAD_KEY (field "keys.p256dh"); a small
+ * cap is WP_E_BUFFER.
  */
 int wp_ece_encrypt(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
     const uint8_t auth[WP_AUTH_LEN], const uint8_t *pt, size_t ptlen,
@@ -82,8 +85,11 @@ int wp_ece_encrypt_with(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
 /*
  * Decrypt a Web Push body as the user agent (ua_private, ua_public, auth):
  * the header must carry idlen 65 and a valid sender key; the body is one
- * record.  pt (cap bytes) gets the plaintext without padding, *ptlen its
- * length.  Any failure is WP_E_DECRYPT (or WP_E_BAD_KEY for our own keys).
+ * record (any rs >= 18 that holds it).  pt (cap bytes) gets the plaintext
+ * without padding, *ptlen its length.  Body problems are WP_E_DECRYPT
+ * (field "body"); ua_public not matching ua_private is WP_E_BAD_KEY; a
+ * small cap is WP_E_BUFFER.  On failure nothing unauthenticated is left
+ * in pt.
  */
 int wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
     const uint8_t ua_public[WP_P256_PUB_LEN], const uint8_t auth[WP_AUTH_LEN],

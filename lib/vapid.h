@@ -29,6 +29,7 @@
 #define WP_VAPID_MAX_TTL          (24 * 3600)   /* RFC 8292 §2 */
 #define WP_VAPID_MAX_JWT          600
 
+/* Immutable once made: one key may sign from several threads at once. */
 typedef struct wp_vapid_key_s  wp_vapid_key_t;
 
 /*
@@ -114,9 +115,14 @@ int wp_vapid_token_get(const wp_vapid_key_t *k, const char *sub,
 
 /*
  * Verify an ES256 VAPID JWT against the raw public key pub: header alg
- * must be "ES256", the signature raw r||s (64 bytes), exp must be in
- * (now, now + 24 h].  aud/sub (may be NULL) get the claims (WP_E_BUFFER if
- * they do not fit; "" if absent); *exp (may be NULL) the expiry.
+ * must be "ES256" (else WP_E_TOKEN_ALG), typ absent or "JWT", the
+ * signature raw r||s (64 bytes; else or if it does not verify
+ * WP_E_TOKEN_SIGNATURE), checked before any claim is read; exp must be an
+ * integer in (now, now + 24 h] (WP_E_TOKEN_EXPIRED, or WP_E_BAD_TOKEN with
+ * field "exp" when too far ahead); aud is required.  Structure, base64url
+ * or JSON problems are WP_E_BAD_TOKEN; pub off the curve WP_E_BAD_KEY.
+ * aud/sub (may be NULL) get the claims (WP_E_BUFFER if they do not fit;
+ * sub "" if absent); *exp (may be NULL) the expiry.
  */
 int wp_vapid_verify(const char *jwt, const uint8_t pub[65], int64_t now,
     char *aud, size_t audcap, int64_t *exp, char *sub, size_t subcap,
