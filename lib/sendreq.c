@@ -1,5 +1,6 @@
 /* ngx_webpush: send request validation and the queue job form (see sendreq.h). */
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,7 @@ static const char  *wp_send_req_keys[] = {
 };
 
 static const char  *wp_send_job_keys[] = {
-    "v", "type", "eventId", "to", "payload", "ttl", "urgency", "topic",
+    "v", "id", "type", "eventId", "to", "payload", "ttl", "urgency", "topic",
     "sendAt", "createdAt", NULL
 };
 
@@ -718,6 +719,28 @@ wp_send_at(yajl_val v, wp_send_ctx_t *ctx, wp_send_req_t *out, wp_err_t *err)
 }
 
 
+int
+wp_send_job_id_check(const char *id, size_t len, wp_err_t *err)
+{
+    size_t  i;
+
+    if (len == 0 || len > WP_SEND_MAX_JOB_ID) {
+        return wp_err_set(err, WP_E_BAD_VALUE, "id",
+                          "id: job id must be 1..%d characters",
+                          WP_SEND_MAX_JOB_ID);
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!isalnum((unsigned char) id[i]) && id[i] != '-' && id[i] != '_') {
+            return wp_err_set(err, WP_E_BAD_VALUE, "id",
+                              "id: job id may hold only [A-Za-z0-9_-]");
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 wp_send_job_meta(yajl_val root, wp_send_req_t *out, wp_err_t *err)
 {
@@ -741,6 +764,16 @@ wp_send_job_meta(yajl_val root, wp_send_req_t *out, wp_err_t *err)
     }
 
     out->created_at_ms = n;
+
+    v = wp_json_get(root, "id");
+    if (v == NULL || !YAJL_IS_STRING(v)) {
+        return wp_err_set(err, WP_E_MISSING_FIELD, "id",
+                          "id: missing (the job id)");
+    }
+    if (wp_send_job_id_check(v->u.string, strlen(v->u.string), err) != 0) {
+        return -1;
+    }
+    memcpy(out->id, v->u.string, strlen(v->u.string) + 1);
 
     return 0;
 }
@@ -924,6 +957,12 @@ wp_gen_job(yajl_gen g, const wp_send_req_t *r)
     WP_GEN(yajl_gen_map_open(g));
     WP_GEN(wp_gen_str(g, "v"));
     WP_GEN(wp_gen_int(g, 1));
+
+    if (r->id[0]) {
+        WP_GEN(wp_gen_str(g, "id"));
+        WP_GEN(wp_gen_str(g, r->id));
+    }
+
     WP_GEN(wp_gen_str(g, "type"));
     WP_GEN(wp_gen_str(g, r->type));
 

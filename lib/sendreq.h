@@ -50,6 +50,7 @@
 #define WP_SEND_MAX_EVENT_ID    128
 #define WP_SEND_MAX_TOPIC       32
 #define WP_SEND_DEFAULT_TTL     86400
+#define WP_SEND_MAX_JOB_ID      64
 #define WP_SEND_DEFAULT_HORIZON (30LL * 86400 * 1000)  /* ms */
 
 typedef enum {
@@ -75,6 +76,8 @@ typedef struct {
 } wp_send_limits_t;
 
 typedef struct {
+    char           id[WP_SEND_MAX_JOB_ID + 1];  /* job id; "" until the
+                                                   enqueuer assigns one */
     char          *type;
     char          *event_id;        /* NULL when absent */
     wp_send_to_t   to;
@@ -121,6 +124,13 @@ int wp_send_req_to_json(const wp_send_req_t *req, char **out, size_t *outlen,
  */
 int wp_send_job_parse(const char *json, size_t len, wp_send_req_t *out,
     wp_err_t *err);
+
+/*
+ * Check a job id (1..WP_SEND_MAX_JOB_ID of [A-Za-z0-9_-]; the enqueuer
+ * makes a UUID).  A job's "id" is required by wp_send_job_parse() and is
+ * the "jobId" the API answers and the "NotificationLog" id.
+ */
+int wp_send_job_id_check(const char *id, size_t len, wp_err_t *err);
 
 /* "very-low", "low", "normal", "high", or NULL for WP_URGENCY_UNSET. */
 const char *wp_urgency_name(wp_urgency_t u);

@@ -67,6 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    memcpy(r.id, "fuzz-job", sizeof("fuzz-job"));
+
     if (wp_send_req_to_json(&r, &j1, &n1, &e) != 0) {
         abort();
     }

@@ -168,7 +168,8 @@ same_req(const wp_send_req_t *a, const wp_send_req_t *b)
 {
     size_t  i;
 
-    if (strcmp(a->type, b->type) != 0 || a->to != b->to
+    if (strcmp(a->id, b->id) != 0
+        || strcmp(a->type, b->type) != 0 || a->to != b->to
         || a->n_user_ids != b->n_user_ids || a->ttl != b->ttl
         || a->urgency != b->urgency || strcmp(a->topic, b->topic) != 0
         || a->send_at_ms != b->send_at_ms
@@ -210,7 +211,7 @@ test_good(void)
         " \"sendAt\": \"2026-01-02T04:04:05+01:00\" }";
 
     static const char  job[] =
-        "{\"v\":1,\"type\":\"event_update\",\"eventId\":\"42\","
+        "{\"v\":1,\"id\":\"job-1_A\",\"type\":\"event_update\",\"eventId\":\"42\","
         "\"to\":{\"userIds\":[\"u1\",\"7\",\"u\xc3\xa9\"]},\"ttl\":600,"
         "\"urgency\":\"high\",\"topic\":\"scores\",\"sendAt\":1767323045000,"
         "\"createdAt\":1767225600000,"
@@ -236,6 +237,7 @@ test_good(void)
     is_int(r.send_at_ms, 1767323045000LL, "sendAt with offset");
     is_int(r.created_at_ms, NOW_MS, "createdAt = now");
 
+    strcpy(r.id, "job-1_A");
     ok(wp_send_req_to_json(&r, &json, &n, &e) == 0, "to_json");
     is_str(json, job, "canonical job JSON");
     is_int(n, strlen(job), "job length");
@@ -377,6 +379,7 @@ test_payload_size(void)
         if (fill == WP_SEND_MAX_PAYLOAD - 8) {
             ok(parse(body, &r, &e) == 0 && r.payload_len == WP_SEND_MAX_PAYLOAD,
                "payload of exactly 3993 bytes (whitespace does not count)");
+            strcpy(r.id, "j");
             ok(wp_send_req_to_json(&r, &json, &n, &e) == 0
                && wp_send_job_parse(json, n, &j, &e) == 0 && same_req(&r, &j),
                "3993-byte payload round-trips");
@@ -454,6 +457,7 @@ test_user_ids(void)
        && r.n_user_ids == 5000, "10,000 ids, 5,000 distinct (%s)", e.message);
     ok(r.n_user_ids == 5000 && strcmp(r.user_ids[4999], "user-4999") == 0,
        "order kept");
+    strcpy(r.id, "0a1b2c3d-4e5f-6789-abcd-ef0123456789");
     ok(wp_send_req_to_json(&r, &json, &n, &e) == 0
        && wp_send_job_parse(json, n, &j, &e) == 0 && same_req(&r, &j),
        "large job round-trips");
@@ -485,20 +489,34 @@ test_jobs(void)
         const char  *code;
         const char  *field;
     } t[] = {
-        { "{\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,\"createdAt\":1,"
+        { "{\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,\"createdAt\":1,"
           "\"payload\":{}}", WP_E_BAD_VALUE, "v" },
-        { "{\"v\":2,\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
+        { "{\"v\":2,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
           "\"createdAt\":1,\"payload\":{}}", WP_E_BAD_VALUE, "v" },
-        { "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
+        { "{\"v\":1,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
           "\"payload\":{}}", WP_E_MISSING_FIELD, "createdAt" },
-        { "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},\"createdAt\":1,"
+        { "{\"v\":1,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"createdAt\":1,"
           "\"payload\":{}}", WP_E_MISSING_FIELD, "ttl" },
-        { "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
+        { "{\"v\":1,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
           "\"createdAt\":1,\"payload\":{},\"extra\":1}", WP_E_UNKNOWN_FIELD,
           "extra" },
-        { "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
+        { "{\"v\":1,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
           "\"createdAt\":1,\"payload\":{},\"sendAt\":\"2026-01-02T03:04:05Z\"}",
           WP_E_BAD_TYPE, "sendAt" },
+        { "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,"
+          "\"createdAt\":1,\"payload\":{}}", WP_E_MISSING_FIELD, "id" },
+        { "{\"v\":1,\"id\":7,\"type\":\"x\",\"to\":{\"all\":true},"
+          "\"ttl\":1,\"createdAt\":1,\"payload\":{}}", WP_E_MISSING_FIELD,
+          "id" },
+        { "{\"v\":1,\"id\":\"\",\"type\":\"x\",\"to\":{\"all\":true},"
+          "\"ttl\":1,\"createdAt\":1,\"payload\":{}}", WP_E_BAD_VALUE, "id" },
+        { "{\"v\":1,\"id\":\"a b\",\"type\":\"x\",\"to\":{\"all\":true},"
+          "\"ttl\":1,\"createdAt\":1,\"payload\":{}}", WP_E_BAD_VALUE, "id" },
+        { "{\"v\":1,\"id\":\"a:b\",\"type\":\"x\",\"to\":{\"all\":true},"
+          "\"ttl\":1,\"createdAt\":1,\"payload\":{}}", WP_E_BAD_VALUE, "id" },
+        { "{\"v\":1,\"id\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\","
+          "\"type\":\"x\",\"to\":{\"all\":true},\"ttl\":1,\"createdAt\":1,"
+          "\"payload\":{}}", WP_E_BAD_VALUE, "id" },
     };
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -510,7 +528,7 @@ test_jobs(void)
 
     /* a past sendAt in a job stays as it is: it was due when written */
     {
-        static const char  j[] = "{\"v\":1,\"type\":\"x\",\"to\":{\"all\":true},"
+        static const char  j[] = "{\"v\":1,\"id\":\"j1\",\"type\":\"x\",\"to\":{\"all\":true},"
             "\"ttl\":1,\"sendAt\":1000,\"createdAt\":1,\"payload\":{}}";
 
         ok(wp_send_job_parse(j, sizeof(j) - 1, &r, &e) == 0
