@@ -23,7 +23,8 @@
 
 typedef struct {
     wp_sender_t          *s;
-    const char           *job_id;
+    const char           *entry_id;       /* stream entry: ack, progress */
+    const char           *job_id;         /* the job's id: records */
     const wp_send_req_t  *req;
     int64_t               expires_ms;     /* created + ttl */
     wp_queue_progress_t   p;
@@ -434,12 +435,12 @@ wp_job_finish(wp_job_t *j, int expired)
     char  n[3][24];
 
     if (wp_job_record(j, expired) != 0
-        || wp_queue_ack(j->s->q, j->job_id) != 0)
+        || wp_queue_ack(j->s->q, j->entry_id) != 0)
     {
         return -1;
     }
 
-    wp_queue_progress_del(j->s->q, j->job_id);
+    wp_queue_progress_del(j->s->q, j->entry_id);
 
     snprintf(n[0], sizeof(n[0]), "%lld", (long long) j->p.total);
     snprintf(n[1], sizeof(n[1]), "%lld", (long long) j->p.sent);
@@ -481,7 +482,8 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
 
     memset(&j, 0, sizeof(j));
     j.s = s;
-    j.job_id = e->id;
+    j.entry_id = e->id;
+    j.job_id = req.id;
     j.req = &req;
     j.expires_ms = req.created_at_ms + req.ttl * 1000;
 
