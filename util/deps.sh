@@ -10,7 +10,8 @@ build="gcc make pkg-config libssl-dev libhiredis-dev libyajl-dev libpq-dev
 run="postgresql redis-server curl"
 test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       liblist-moreutils-perl libtext-diff-perl liburi-perl libwww-perl
-      libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2"
+      libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2
+      chromium"
 
 case "${1:-build}" in
     build) want="$build" ;;
