@@ -13,6 +13,7 @@
 
 #include "b64.h"
 #include "ece.h"
+#include "endpoint.h"
 #include "json_util.h"
 #include "p256.h"
 #include "vapid.h"
@@ -370,78 +371,20 @@ int
 wp_vapid_audience(const char *endpoint, char *out, size_t cap,
     wp_err_t *err)
 {
-    size_t       hostlen, i, n;
-    unsigned     port;
-    const char  *host, *end, *colon;
-    char         buf[8 + WP_VAPID_HOST_MAX + 7];
+    size_t    n;
+    wp_url_t  url;
 
-    if (endpoint == NULL || strncasecmp(endpoint, "https://", 8) != 0) {
+    /* One URL parser for the whole project: the endpoint policy's. */
+    if (endpoint == NULL) {
         return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                          "endpoint: must be an https:// URL "
-                          "(RFC 8030 requires HTTPS)");
+                          "endpoint: missing");
     }
 
-    host = endpoint + 8;
-    end = host + strcspn(host, "/?#");
-
-    if (memchr(host, '@', (size_t) (end - host)) != NULL) {
-        return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                          "endpoint: user information is not allowed");
+    if (wp_url_parse(endpoint, strlen(endpoint), &url, err) != 0) {
+        return -1;
     }
 
-    colon = memchr(host, ':', (size_t) (end - host));
-    hostlen = (size_t) ((colon ? colon : end) - host);
-    port = 443;
-
-    if (colon != NULL) {
-        port = 0;
-        for (i = 1; colon + i < end; i++) {
-            if (colon[i] < '0' || colon[i] > '9' || port > 65535) {
-                break;
-            }
-            port = port * 10 + (unsigned) (colon[i] - '0');
-        }
-
-        if (i == 1 || colon + i != end || port == 0 || port > 65535) {
-            return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                              "endpoint: bad port");
-        }
-    }
-
-    if (hostlen == 0 || hostlen > WP_VAPID_HOST_MAX) {
-        return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                          "endpoint: missing or too long host");
-    }
-
-    memcpy(buf, "https://", 8);
-
-    for (i = 0; i < hostlen; i++) {
-        char  c = host[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            c = (char) (c - 'A' + 'a');
-
-        } else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-                     || c == '-' || c == '.'))
-        {
-            return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                              "endpoint: host has a character outside "
-                              "[A-Za-z0-9.-]");
-        }
-
-        buf[8 + i] = c;
-    }
-
-    if (host[0] == '.' || host[hostlen - 1] == '.') {
-        return wp_err_set(err, WP_E_BAD_ENDPOINT, "endpoint",
-                          "endpoint: host starts or ends with a dot");
-    }
-
-    n = 8 + hostlen;
-    if (port != 443) {
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, ":%u", port);
-    }
-    buf[n] = '\0';
+    n = strlen(url.origin);
 
     if (n + 1 > cap) {
         return wp_err_set(err, WP_E_BUFFER, "",
@@ -449,7 +392,7 @@ wp_vapid_audience(const char *endpoint, char *out, size_t cap,
                           n + 1, cap);
     }
 
-    memcpy(out, buf, n + 1);
+    memcpy(out, url.origin, n + 1);
 
     return 0;
 }

@@ -72,8 +72,9 @@ int wp_vapid_check_subject(const char *sub, wp_err_t *err);
 
 /*
  * The audience (origin) for an endpoint URL: "https://host[:port]", host
- * lowercased, ":443" dropped, never a path.  Only https endpoints are
- * accepted (RFC 8030 §8).  WP_E_BAD_ENDPOINT, WP_E_BUFFER.
+ * lowercased, ":443" dropped, never a path.  The URL is parsed by
+ * wp_url_parse() (lib/endpoint.h), so its rules apply (https only, no
+ * userinfo, no fragment...).  WP_E_BAD_ENDPOINT, WP_E_BUFFER.
  */
 int wp_vapid_audience(const char *endpoint, char *out, size_t cap,
     wp_err_t *err);
