@@ -38,7 +38,7 @@ static const char  wp_aud_all_sql[] =
 
 /* The userIds target as a JSON array, for jsonb_array_elements_text(). */
 static char *
-wp_audience_users_json(const wp_send_req_t *req)
+wp_audience_ids_json(const char *const *ids, size_t nids)
 {
     size_t                i, len;
     char                 *out;
@@ -56,9 +56,9 @@ wp_audience_users_json(const wp_send_req_t *req)
         goto done;
     }
 
-    for (i = 0; i < req->n_user_ids; i++) {
-        if (yajl_gen_string(g, (const unsigned char *) req->user_ids[i],
-                            strlen(req->user_ids[i])) != yajl_gen_status_ok)
+    for (i = 0; i < nids; i++) {
+        if (yajl_gen_string(g, (const unsigned char *) ids[i],
+                            strlen(ids[i])) != yajl_gen_status_ok)
         {
             goto done;
         }
@@ -102,7 +102,9 @@ wp_audience_init(wp_audience_t *a, PGconn *conn, const wp_send_req_t *req,
     snprintf(a->after, sizeof(a->after), "%s", after);
 
     if (req->to == WP_SEND_TO_USERS) {
-        a->user_ids_json = wp_audience_users_json(req);
+        a->user_ids_json = wp_audience_ids_json(
+                               (const char *const *) req->user_ids,
+                               req->n_user_ids);
         if (a->user_ids_json == NULL) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -185,4 +187,42 @@ wp_audience_free(wp_audience_t *a)
 
     free(a->user_ids_json);
     a->user_ids_json = NULL;
+}
+
+
+static const char  wp_aud_ids_sql[] =
+    "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
+    " WHERE s.\"enabled\""
+    " AND s.\"id\" IN (SELECT jsonb_array_elements_text($1::jsonb))";
+
+
+int
+wp_audience_by_ids(PGconn *conn, const char *const *ids, size_t n,
+    PGresult **res, char *err, size_t errlen)
+{
+    int          rc;
+    char        *json;
+    const char  *params[1];
+
+    *res = NULL;
+
+    json = wp_audience_ids_json(ids, n);
+    if (json == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+
+    params[0] = json;
+    rc = wp_db_exec(conn, wp_aud_ids_sql, 1, params, res, err, errlen);
+    free(json);
+
+    if (rc != WP_DB_OK) {
+        if (*res) {
+            PQclear(*res);
+            *res = NULL;
+        }
+        return -1;
+    }
+
+    return PQntuples(*res);
 }

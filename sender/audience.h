@@ -49,4 +49,11 @@ void wp_audience_done_page(wp_audience_t *a);
 
 void wp_audience_free(wp_audience_t *a);
 
+/*
+ * The enabled subscriptions among ids (retry items), same columns; rows
+ * come in no particular order.  Returns the row count or -1.
+ */
+int wp_audience_by_ids(PGconn *conn, const char *const *ids, size_t n,
+    PGresult **res, char *err, size_t errlen);
+
 #endif /* WP_AUDIENCE_H */

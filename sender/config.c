@@ -240,6 +240,15 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     }
     conf->page_size = (int) n;
 
+    /* SIGTERM: how long in-flight requests may finish; 401/403 pause. */
+    if (wp_conf_int("WEBPUSH_STOP_TIMEOUT", 10000, 0, 600000,
+                    &conf->stop_timeout_ms, err, errlen) != 0
+        || wp_conf_int("WEBPUSH_CIRCUIT_OPEN", 60000, 100, 86400000,
+                       &conf->circuit_open_ms, err, errlen) != 0)
+    {
+        goto failed;
+    }
+
     return 0;
 
 failed:

@@ -20,7 +20,10 @@
  * In-flight requests per process.  HTTP/2 multiplexes them over a few
  * connections per push service, so the default is far above the seed's
  * p-limit of 10 and still below common SETTINGS_MAX_CONCURRENT_STREAMS
- * (100 at FCM and Apple).
+ * (100 at FCM and Apple): one connection per origin carries them all.
+ * At ~72 us of crypto per message one core makes ~14,000 messages/s; with
+ * push-service round trips of 20-100 ms, 100 in flight keeps the CPU busy
+ * (Little's law: 14,000/s x 7 ms) while a slow origin cannot hold more.
  */
 #define WP_SENDER_DEFAULT_CONCURRENCY  100
 
@@ -47,6 +50,8 @@ typedef struct {
     int64_t                request_timeout_ms; /* WEBPUSH_REQUEST_TIMEOUT */
     int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */
     int                    page_size;          /* WEBPUSH_PAGE_SIZE */
+    int64_t                stop_timeout_ms;    /* WEBPUSH_STOP_TIMEOUT */
+    int64_t                circuit_open_ms;    /* WEBPUSH_CIRCUIT_OPEN */
 } wp_sender_conf_t;
 
 /*

@@ -1,34 +1,29 @@
-/* webpush-sender: one job from queue entry to record (see job.h). */
+/* webpush-sender: jobs, pages, retries and records (see job.h). */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
-#include <unistd.h>
-
-#include <yajl/yajl_gen.h>
 
 #include "audience.h"
-#include "b64.h"
 #include "db.h"
 #include "job.h"
+#include "jobstate.h"
 #include "sendreq.h"
 
-/*
- * Inline retries wait at most this long each: this engine delivers one
- * request at a time, so a long Retry-After would stall every other push.
- */
-#define WP_JOB_MAX_INLINE_WAIT_MS  5000
+#define WP_JOB_KEEP_S        86400   /* job state outlives its TTL by this */
+#define WP_JOB_RETRY_MAX     500     /* retry items per batch */
+#define WP_JOB_MAX_BACKOFF   3600000 /* ms: one backoff step at most */
+#define WP_JOB_FINISH_MAX    32
 
+/* What happens to one delivery after its result. */
 typedef struct {
-    wp_sender_t          *s;
-    const char           *entry_id;       /* stream entry: ack, progress */
-    const char           *job_id;         /* the job's id: records */
-    const wp_send_req_t  *req;
-    int64_t               expires_ms;     /* created + ttl */
-    wp_queue_progress_t   p;
-} wp_job_t;
+    int      kind;              /* 0 final, 1 retry item, 2 dead letter */
+    int      attempt;           /* of the retry item */
+    int64_t  due_ms;
+    char     reason[300];
+} wp_next_t;
 
 
 static int64_t
@@ -44,36 +39,16 @@ wp_job_now_ms(void)
 
 int
 wp_sender_init(wp_sender_t *s, wp_sender_conf_t *conf, wp_log_t *log,
-    wp_queue_t *q, char *err, size_t errlen)
+    wp_queue_t *q, const volatile sig_atomic_t *stop, char *err,
+    size_t errlen)
 {
-    wp_err_t           e;
-    wp_deliver_opts_t  opts;
-
     memset(s, 0, sizeof(*s));
     s->conf = conf;
     s->log = log;
     s->q = q;
+    s->stop = stop;
 
-    s->ece = wp_ece_new(&e);
-    if (s->ece == NULL) {
-        snprintf(err, errlen, "%s", e.message);
-        return -1;
-    }
-
-    memset(&opts, 0, sizeof(opts));
-    opts.ca_file = conf->ca_file;
-    opts.connect_timeout_ms = (long) conf->connect_timeout_ms;
-    opts.timeout_ms = (long) conf->request_timeout_ms;
-
-    s->slot = wp_deliver_new(&opts, &e);
-    if (s->slot == NULL) {
-        snprintf(err, errlen, "%s", e.message);
-        wp_ece_free(s->ece);
-        s->ece = NULL;
-        return -1;
-    }
-
-    return 0;
+    return wp_engine_init(&s->engine, conf, log, &s->metrics, q, err, errlen);
 }
 
 
@@ -85,10 +60,7 @@ wp_sender_free(wp_sender_t *s)
         s->pg = NULL;
     }
 
-    wp_deliver_free(s->slot);
-    s->slot = NULL;
-    wp_ece_free(s->ece);
-    s->ece = NULL;
+    wp_engine_free(&s->engine);
 }
 
 
@@ -120,64 +92,20 @@ wp_job_pg(wp_sender_t *s)
 }
 
 
-/* The cached VAPID header for the endpoint's origin. */
-static const char *
-wp_job_authorization(wp_sender_t *s, const char *endpoint, wp_err_t *err)
-{
-    int                resigned;
-    char               aud[300];
-    size_t             i;
-    wp_vapid_token_t  *tok;
-
-    if (wp_vapid_audience(endpoint, aud, sizeof(aud), err) != 0) {
-        return NULL;
-    }
-
-    tok = NULL;
-    for (i = 0; i < s->ntokens; i++) {
-        if (strcmp(s->tokens[i].aud, aud) == 0) {
-            tok = &s->tokens[i];
-            break;
-        }
-    }
-
-    if (tok == NULL) {
-        if (s->ntokens < WP_SENDER_TOKENS) {
-            tok = &s->tokens[s->ntokens++];
-        } else {
-            tok = &s->tokens[s->next_token++ % WP_SENDER_TOKENS];
-        }
-        memset(tok, 0, sizeof(*tok));
-    }
-
-    if (wp_vapid_token_get(s->conf->vapid, s->conf->vapid_subject, aud,
-                           (int64_t) time(NULL), tok, &resigned, err) != 0)
-    {
-        return NULL;
-    }
-
-    if (resigned) {
-        wp_log(s->log, WP_LOG_DEBUG, "VAPID token signed", "aud", aud, NULL);
-    }
-
-    return tok->header;
-}
-
-
 /* One "PushError" row for a final failure (ENABLE_ERROR_TRACKING). */
 static void
-wp_job_push_error(wp_job_t *j, const char *endpoint, const char *error,
-    long status)
+wp_job_push_error(wp_sender_t *s, const wp_send_req_t *req,
+    const char *endpoint, const char *error, long status)
 {
     char         code[16], msg[WP_DB_ERRLEN];
     PGconn      *pg;
     const char  *params[5];
 
-    if (!j->s->conf->error_tracking) {
+    if (!s->conf->error_tracking) {
         return;
     }
 
-    pg = wp_job_pg(j->s);
+    pg = wp_job_pg(s);
     if (pg == NULL) {
         return;
     }
@@ -186,223 +114,187 @@ wp_job_push_error(wp_job_t *j, const char *endpoint, const char *error,
     params[0] = endpoint;
     params[1] = error;
     params[2] = status ? code : NULL;
-    params[3] = j->job_id;
-    params[4] = j->req->event_id;
+    params[3] = req->id;
+    params[4] = req->event_id;
 
     if (wp_db_exec(pg, "INSERT INTO \"PushError\" (\"endpoint\", \"error\","
                    " \"statusCode\", \"jobId\", \"eventId\")"
                    " VALUES ($1, $2, $3, $4, $5)", 5, params, NULL, msg,
                    sizeof(msg)) != WP_DB_OK)
     {
-        wp_log(j->s->log, WP_LOG_WARN, "could not record PushError",
+        wp_log(s->log, WP_LOG_WARN, "could not record PushError",
                "error", msg, NULL);
     }
 }
 
 
-/* The failure text of an answer: the push service's reason if any. */
-static void
-wp_job_reason(const wp_push_resp_t *resp, char *out, size_t cap)
-{
-    if (resp->status == 0) {
-        snprintf(out, cap, "%s", resp->error[0] ? resp->error
-                                                : "no answer");
-    } else {
-        snprintf(out, cap, "HTTP %ld%s%.400s", resp->status,
-                 resp->body_len ? ": " : "", resp->body_len ? resp->body : "");
-    }
-}
-
-
-/*
- * Deliver to one subscription row; updates the counters.  Returns -1 only
- * when the database went away in the middle (the page is redone later).
- */
+/* Disable the subscriptions ids[0..n) (404/410).  0 or -1. */
 static int
-wp_job_deliver_one(wp_job_t *j, PGresult *page, int row)
+wp_job_disable(wp_sender_t *s, const char **ids, int n)
 {
-    int              attempt;
-    char             reason[512], msg[WP_DB_ERRLEN];
-    size_t           n, bodylen;
-    int64_t          wait_ms, now_ms;
-    uint8_t          p256dh[WP_P256_PUB_LEN + 1], auth[WP_AUTH_LEN + 1],
-                     body[WP_ECE_MAX_BODY];
-    PGconn          *pg;
-    wp_err_t         err;
-    const char      *id, *endpoint, *authz, *params[1];
-    wp_outcome_t     outcome;
-    wp_push_req_t    req;
-    wp_push_resp_t   resp;
-    wp_sender_t     *s;
+    int          i;
+    char         msg[WP_DB_ERRLEN];
+    PGconn      *pg;
+    const char  *params[1];
 
-    s = j->s;
-    id = PQgetvalue(page, row, WP_AUD_ID);
-    endpoint = PQgetvalue(page, row, WP_AUD_ENDPOINT);
-
-    /* The stored endpoint is re-checked: the policy may have tightened. */
-    if (wp_endpoint_check(s->conf->policy, endpoint, strlen(endpoint), NULL,
-                          &err) != 0)
-    {
-        j->p.failed++;
-        wp_job_push_error(j, endpoint, err.message, 0);
+    if (n == 0) {
         return 0;
     }
 
-    if (wp_b64url_decode(PQgetvalue(page, row, WP_AUD_P256DH),
-                         PQgetlength(page, row, WP_AUD_P256DH), p256dh,
-                         sizeof(p256dh), &n, WP_B64_LENIENT, "p256dh", &err)
-        != 0 || n != WP_P256_PUB_LEN
-        || wp_b64url_decode(PQgetvalue(page, row, WP_AUD_AUTH),
-                            PQgetlength(page, row, WP_AUD_AUTH), auth,
-                            sizeof(auth), &n, WP_B64_LENIENT, "auth", &err)
-           != 0 || n != WP_AUTH_LEN)
-    {
-        j->p.failed++;
-        wp_job_push_error(j, endpoint, "stored subscription keys are invalid",
-                          0);
-        return 0;
+    pg = wp_job_pg(s);
+    if (pg == NULL) {
+        return -1;
     }
 
-    authz = wp_job_authorization(s, endpoint, &err);
-    if (authz == NULL) {
-        j->p.failed++;
-        wp_job_push_error(j, endpoint, err.message, 0);
-        return 0;
-    }
-
-    for (attempt = 0; ; attempt++) {
-
-        /* A fresh key and salt per attempt, never reused. */
-        if (wp_ece_encrypt(s->ece, p256dh, auth,
-                           (const uint8_t *) j->req->payload,
-                           j->req->payload_len, 0, body, sizeof(body),
-                           &bodylen, &err) != 0)
+    for (i = 0; i < n; i++) {
+        params[0] = ids[i];
+        if (wp_db_exec(pg, "UPDATE \"PushSubscription\" SET \"enabled\" ="
+                       " false WHERE \"id\" = $1", 1, params, NULL, msg,
+                       sizeof(msg)) != WP_DB_OK)
         {
-            j->p.failed++;
-            wp_job_push_error(j, endpoint, err.message, 0);
-            return 0;
-        }
-
-        now_ms = wp_job_now_ms();
-
-        memset(&req, 0, sizeof(req));
-        req.endpoint = endpoint;
-        req.body = body;
-        req.body_len = bodylen;
-        /* What is left of the TTL, so a late retry cannot outlive it. */
-        req.ttl = (j->expires_ms - now_ms) / 1000;
-        req.ttl = req.ttl < 0 ? 0 : req.ttl > j->req->ttl ? j->req->ttl
-                                                            : req.ttl;
-        req.urgency = wp_urgency_name(j->req->urgency);
-        req.topic = j->req->topic;
-        req.authorization = authz;
-
-        if (wp_deliver_send(s->slot, &req, &resp, &err) != 0) {
-            j->p.failed++;
-            wp_job_push_error(j, endpoint, err.message, 0);
-            return 0;
-        }
-
-        outcome = wp_deliver_classify(&resp);
-
-        if (outcome != WP_OUTCOME_RETRY
-            || attempt >= s->conf->retry_attempts)
-        {
-            break;
-        }
-
-        /* Retry-After when given, else exponential backoff, full jitter. */
-        wait_ms = resp.retry_after >= 0
-                  ? resp.retry_after * 1000
-                  : (int64_t) (drand48()
-                               * (double) (s->conf->retry_delay_ms
-                                           << (attempt < 20 ? attempt : 20)));
-
-        if (wait_ms > WP_JOB_MAX_INLINE_WAIT_MS
-            || wp_job_now_ms() + wait_ms >= j->expires_ms)
-        {
-            break;
-        }
-
-        j->p.retried++;
-        usleep((useconds_t) wait_ms * 1000);
-    }
-
-    switch (outcome) {
-
-    case WP_OUTCOME_SENT:
-        j->p.sent++;
-        return 0;
-
-    case WP_OUTCOME_DISABLE:
-        j->p.failed++;
-        j->p.disabled++;
-        pg = wp_job_pg(s);
-        params[0] = id;
-        if (pg == NULL
-            || wp_db_exec(pg, "UPDATE \"PushSubscription\" SET"
-                          " \"enabled\" = false WHERE \"id\" = $1", 1, params,
-                          NULL, msg, sizeof(msg)) != WP_DB_OK)
-        {
-            /* Not disabled: redo this page later rather than forget it. */
-            j->p.failed--;
-            j->p.disabled--;
+            wp_log(s->log, WP_LOG_WARN, "could not disable subscription",
+                   "error", msg, NULL);
             return -1;
         }
-        break;
-
-    case WP_OUTCOME_CONFIG:
-        j->p.failed++;
-        wp_job_reason(&resp, reason, sizeof(reason));
-        wp_log(s->log, WP_LOG_ERROR, "push service refused our VAPID"
-               " credentials: check VAPID keys and subject", "job", j->job_id,
-               "reason", reason, NULL);
-        break;
-
-    default:
-        j->p.failed++;
-        break;
     }
-
-    wp_job_reason(&resp, reason, sizeof(reason));
-    wp_job_push_error(j, endpoint, reason, resp.status);
 
     return 0;
 }
 
 
+/* Full-jitter exponential backoff: uniform in [0, base * 2^attempt). */
+static int64_t
+wp_job_backoff(int64_t base, int attempt)
+{
+    int64_t  cap;
+
+    cap = base << (attempt < 20 ? attempt : 20);
+    if (cap > WP_JOB_MAX_BACKOFF) {
+        cap = WP_JOB_MAX_BACKOFF;
+    }
+
+    return (int64_t) (drand48() * (double) cap);
+}
+
+
+/* Turn a result into counters and what comes next (retry, dead letter). */
+static void
+wp_job_decide(wp_sender_t *s, const wp_work_t *w, int64_t now,
+    wp_jobdelta_t *d, wp_next_t *nx)
+{
+    int64_t  due;
+
+    memset(nx, 0, sizeof(*nx));
+
+    switch (w->result) {
+
+    case WP_RESULT_SENT:
+        d->sent++;
+        return;
+
+    case WP_RESULT_DISABLE:
+        d->failed++;
+        d->disabled++;
+        s->metrics.disabled++;
+        wp_job_push_error(s, w->msg->req, w->endpoint, w->reason, w->status);
+        return;
+
+    case WP_RESULT_FAIL:
+        d->failed++;
+        wp_job_push_error(s, w->msg->req, w->endpoint, w->reason, w->status);
+        return;
+
+    case WP_RESULT_EXPIRED:
+        d->failed++;
+        d->expired++;
+        s->metrics.expired++;
+        nx->kind = 2;
+        snprintf(nx->reason, sizeof(nx->reason), "%s", w->reason);
+        wp_job_push_error(s, w->msg->req, w->endpoint, w->reason, 0);
+        return;
+
+    case WP_RESULT_DEFER:
+        due = w->defer_until_ms;
+        nx->attempt = w->attempt;
+        break;
+
+    default:            /* RETRY, CONFIG */
+        if (w->attempt >= s->conf->retry_attempts) {
+            d->failed++;
+            nx->kind = 2;
+            snprintf(nx->reason, sizeof(nx->reason),
+                     "gave up after %d attempts: %.250s", w->attempt + 1,
+                     w->reason);
+            wp_job_push_error(s, w->msg->req, w->endpoint, nx->reason,
+                              w->status);
+            return;
+        }
+
+        due = now + (w->retry_after_s >= 0
+                     ? w->retry_after_s * 1000
+                     : wp_job_backoff(s->conf->retry_delay_ms, w->attempt));
+
+        if (w->result == WP_RESULT_CONFIG && due < w->defer_until_ms) {
+            due = w->defer_until_ms;
+        }
+
+        nx->attempt = w->attempt + 1;
+        break;
+    }
+
+    /* Never retry past the message's TTL. */
+    if (due >= w->msg->expires_ms) {
+        d->failed++;
+        d->expired++;
+        s->metrics.expired++;
+        nx->kind = 2;
+        snprintf(nx->reason, sizeof(nx->reason),
+                 "TTL would pass before the retry: %.250s", w->reason);
+        wp_job_push_error(s, w->msg->req, w->endpoint, nx->reason, w->status);
+        return;
+    }
+
+    if (w->result == WP_RESULT_DEFER) {
+        d->deferred++;
+    } else {
+        d->retried++;
+        s->metrics.retried++;
+    }
+
+    nx->kind = 1;
+    nx->due_ms = due;
+}
+
+
 /* The "NotificationLog" row; idempotent on the job id. */
 static int
-wp_job_record(wp_job_t *j, int expired)
+wp_job_record(wp_sender_t *s, const wp_send_req_t *r, const wp_jobstate_t *st)
 {
-    int                   rc;
-    char                  counts[4][24], meta[512], msg[WP_DB_ERRLEN];
-    PGconn               *pg;
-    const char           *params[9];
-    const wp_send_req_t  *r;
+    char         counts[3][24], meta[600], msg[WP_DB_ERRLEN];
+    PGconn      *pg;
+    const char  *params[9];
 
-    pg = wp_job_pg(j->s);
+    pg = wp_job_pg(s);
     if (pg == NULL) {
         return -1;
     }
 
-    r = j->req;
-
-    snprintf(counts[0], sizeof(counts[0]), "%lld", (long long) j->p.total);
-    snprintf(counts[1], sizeof(counts[1]), "%lld", (long long) j->p.sent);
-    snprintf(counts[2], sizeof(counts[2]), "%lld", (long long) j->p.failed);
+    snprintf(counts[0], sizeof(counts[0]), "%lld", (long long) st->c.total);
+    snprintf(counts[1], sizeof(counts[1]), "%lld", (long long) st->c.sent);
+    snprintf(counts[2], sizeof(counts[2]), "%lld", (long long) st->c.failed);
 
     snprintf(meta, sizeof(meta),
-             "{\"jobId\":\"%s\",\"expired\":%s,\"retried\":%lld,"
-             "\"disabled\":%lld,\"queuedMs\":%lld,\"durationMs\":%lld,"
-             "\"ttl\":%lld}",
-             j->job_id, expired ? "true" : "false",
-             (long long) j->p.retried, (long long) j->p.disabled,
-             (long long) (j->p.started_ms - r->created_at_ms),
-             (long long) (wp_job_now_ms() - j->p.started_ms),
+             "{\"jobId\":\"%s\",\"expired\":%s,\"expiredCount\":%lld,"
+             "\"retried\":%lld,\"deferred\":%lld,\"disabled\":%lld,"
+             "\"queuedMs\":%lld,\"durationMs\":%lld,\"ttl\":%lld}",
+             r->id, st->expired_job ? "true" : "false",
+             (long long) st->c.expired, (long long) st->c.retried,
+             (long long) st->c.deferred, (long long) st->c.disabled,
+             (long long) (st->started_ms - r->created_at_ms),
+             (long long) (wp_job_now_ms() - st->started_ms),
              (long long) r->ttl);
 
-    params[0] = j->job_id;
+    params[0] = r->id;
     params[1] = r->type;
     params[2] = r->event_id;
     params[3] = r->to == WP_SEND_TO_USER ? r->user_ids[0] : NULL;
@@ -412,16 +304,15 @@ wp_job_record(wp_job_t *j, int expired)
     params[7] = r->payload;
     params[8] = meta;
 
-    rc = wp_db_exec(pg, "INSERT INTO \"NotificationLog\" (\"id\", \"type\","
-                    " \"eventId\", \"userId\", \"subscriptionCount\","
-                    " \"sentCount\", \"failedCount\", \"payload\","
-                    " \"metadata\") VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                    " $8::jsonb, $9::jsonb) ON CONFLICT (\"id\") DO NOTHING",
-                    9, params, NULL, msg, sizeof(msg));
-
-    if (rc != WP_DB_OK) {
-        wp_log(j->s->log, WP_LOG_WARN, "could not record NotificationLog",
-               "job", j->job_id, "error", msg, NULL);
+    if (wp_db_exec(pg, "INSERT INTO \"NotificationLog\" (\"id\", \"type\","
+                   " \"eventId\", \"userId\", \"subscriptionCount\","
+                   " \"sentCount\", \"failedCount\", \"payload\","
+                   " \"metadata\") VALUES ($1, $2, $3, $4, $5, $6, $7,"
+                   " $8::jsonb, $9::jsonb) ON CONFLICT (\"id\") DO NOTHING",
+                   9, params, NULL, msg, sizeof(msg)) != WP_DB_OK)
+    {
+        wp_log(s->log, WP_LOG_WARN, "could not record NotificationLog",
+               "job", r->id, "error", msg, NULL);
         return -1;
     }
 
@@ -429,41 +320,162 @@ wp_job_record(wp_job_t *j, int expired)
 }
 
 
+/* Write the NotificationLog of a finished job and forget its state. */
 static int
-wp_job_finish(wp_job_t *j, int expired)
+wp_job_finalize(wp_sender_t *s, const char *entry)
 {
-    char  n[3][24];
+    int            rc;
+    char           n[3][24];
+    wp_err_t       perr;
+    wp_jobstate_t  st;
+    wp_send_req_t  req;
 
-    if (wp_job_record(j, expired) != 0
-        || wp_queue_ack(j->s->q, j->entry_id) != 0)
-    {
+    if (wp_jobstate_get(s->q, entry, &st) != 0) {
         return -1;
     }
 
-    wp_queue_progress_del(j->s->q, j->entry_id);
+    memset(&req, 0, sizeof(req));
 
-    snprintf(n[0], sizeof(n[0]), "%lld", (long long) j->p.total);
-    snprintf(n[1], sizeof(n[1]), "%lld", (long long) j->p.sent);
-    snprintf(n[2], sizeof(n[2]), "%lld", (long long) j->p.failed);
+    if (st.job == NULL
+        || wp_send_job_parse(st.job, st.job_len, &req, &perr) != 0)
+    {
+        /* Nothing to record from: do not loop on it. */
+        wp_log(s->log, WP_LOG_ERROR, "finished job without state",
+               "entry", entry, NULL);
+        wp_jobstate_free(&st);
+        wp_send_req_free(&req);
+        return wp_jobstate_forget(s->q, entry);
+    }
 
-    wp_log(j->s->log, WP_LOG_INFO, expired ? "job expired" : "job done",
-           "job", j->job_id, "type", j->req->type, "subscriptions", n[0],
-           "sent", n[1], "failed", n[2], NULL);
+    rc = wp_job_record(s, &req, &st);
+    if (rc == 0) {
+        rc = wp_jobstate_forget(s->q, entry);
+        s->metrics.jobs_done++;
+        s->jobs_done++;
 
-    return 0;
+        snprintf(n[0], sizeof(n[0]), "%lld", (long long) st.c.total);
+        snprintf(n[1], sizeof(n[1]), "%lld", (long long) st.c.sent);
+        snprintf(n[2], sizeof(n[2]), "%lld", (long long) st.c.failed);
+        wp_log(s->log, WP_LOG_INFO, st.expired_job ? "job expired"
+                                                   : "job done",
+               "job", req.id, "type", req.type, "subscriptions", n[0],
+               "sent", n[1], "failed", n[2], NULL);
+    }
+
+    wp_jobstate_free(&st);
+    wp_send_req_free(&req);
+
+    return rc;
+}
+
+
+/*
+ * Deliver one page and commit it.  Returns 0 committed, -1 not (the page
+ * is redone by whoever resumes the job).
+ */
+static int
+wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
+    PGresult *page, int n, const char *after, int64_t started_ms)
+{
+    int              i, rc, nadds, ndeads, ndis;
+    int64_t          now;
+    wp_next_t        nx;
+    wp_work_t       *w;
+    const char     **dis;
+    wp_jobdelta_t    d;
+    wp_retry_add_t  *adds;
+    wp_dead_add_t   *deads;
+
+    w = calloc(n, sizeof(wp_work_t));
+    adds = calloc(n, sizeof(wp_retry_add_t));
+    deads = calloc(n, sizeof(wp_dead_add_t));
+    dis = calloc(n, sizeof(char *));
+    rc = -1;
+
+    if (w == NULL || adds == NULL || deads == NULL || dis == NULL) {
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        w[i].msg = msg;
+        w[i].sub_id = PQgetvalue(page, i, WP_AUD_ID);
+        w[i].endpoint = PQgetvalue(page, i, WP_AUD_ENDPOINT);
+        w[i].p256dh = PQgetvalue(page, i, WP_AUD_P256DH);
+        w[i].auth = PQgetvalue(page, i, WP_AUD_AUTH);
+    }
+
+    if (wp_engine_run(&s->engine, w, n, s->stop) != 0) {
+        goto done;          /* stopping: the page is redone elsewhere */
+    }
+
+    memset(&d, 0, sizeof(d));
+    d.total = n;
+    nadds = ndeads = ndis = 0;
+    now = wp_job_now_ms();
+
+    for (i = 0; i < n; i++) {
+        wp_job_decide(s, &w[i], now, &d, &nx);
+
+        if (w[i].result == WP_RESULT_DISABLE) {
+            dis[ndis++] = w[i].sub_id;
+        }
+
+        if (nx.kind == 1) {
+            if (wp_retry_member(adds[nadds].member,
+                                sizeof(adds[nadds].member), e->id,
+                                nx.attempt, w[i].sub_id) == 0)
+            {
+                adds[nadds++].due_ms = nx.due_ms;
+                d.pending++;
+            }
+
+        } else if (nx.kind == 2) {
+            deads[ndeads].sub_id = w[i].sub_id;
+            deads[ndeads].attempts = w[i].attempt + 1;
+            snprintf(deads[ndeads].reason, sizeof(deads[ndeads].reason),
+                     "%s", nx.reason);
+            ndeads++;
+        }
+    }
+
+    if (wp_job_disable(s, dis, ndis) != 0) {
+        goto done;
+    }
+
+    if (wp_jobstate_commit_page(s->q, e->id, msg->req->id, e->job,
+                                e->job_len, started_ms,
+                                msg->req->ttl + WP_JOB_KEEP_S, after, &d,
+                                adds, nadds, deads, ndeads) != 0)
+    {
+        wp_log(s->log, WP_LOG_WARN, "checkpoint failed", "job",
+               msg->req->id, "error", s->q->err, NULL);
+        goto done;
+    }
+
+    rc = 0;
+
+done:
+
+    free(w);
+    free(adds);
+    free(deads);
+    free(dis);
+
+    return rc;
 }
 
 
 int
 wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
 {
-    int             n, i, rc;
-    char            err[WP_DB_ERRLEN];
-    PGconn         *pg;
-    wp_job_t        j;
-    wp_err_t        perr;
-    wp_audience_t   aud;
-    wp_send_req_t   req;
+    int                  n, rc, fin;
+    char                 err[WP_DB_ERRLEN];
+    PGconn              *pg;
+    wp_msg_t             msg;
+    wp_err_t             perr;
+    wp_audience_t        aud;
+    wp_send_req_t        req;
+    wp_queue_progress_t  p;
 
     memset(&req, 0, sizeof(req));
 
@@ -480,13 +492,8 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         return wp_queue_dead(s->q, e, perr.message);
     }
 
-    memset(&j, 0, sizeof(j));
-    j.s = s;
-    j.entry_id = e->id;
-    j.job_id = req.id;
-    j.req = &req;
-    j.expires_ms = req.created_at_ms + req.ttl * 1000;
-
+    msg.req = &req;
+    msg.expires_ms = req.created_at_ms + req.ttl * 1000;
     rc = -1;
 
     if (req.send_at_ms > wp_job_now_ms()) {
@@ -494,7 +501,7 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         if (wp_queue_schedule(s->q, e->job, e->job_len, req.send_at_ms) == 0
             && wp_queue_ack(s->q, e->id) == 0)
         {
-            wp_log(s->log, WP_LOG_INFO, "job scheduled", "entry", e->id,
+            wp_log(s->log, WP_LOG_INFO, "job scheduled", "job", req.id,
                    NULL);
             rc = 0;
         }
@@ -502,19 +509,29 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
     }
 
     if (req.send_at_ms > req.created_at_ms) {
-        j.expires_ms = req.send_at_ms + req.ttl * 1000;
+        msg.expires_ms = req.send_at_ms + req.ttl * 1000;
     }
 
-    if (wp_queue_progress_get(s->q, e->id, &j.p) != 0) {
+    if (wp_queue_progress_get(s->q, e->id, &p) != 0) {
         goto done;
     }
 
-    if (j.p.started_ms == 0) {
-        j.p.started_ms = wp_job_now_ms();
+    if (p.started_ms == 0) {
+        p.started_ms = wp_job_now_ms();
     }
 
-    if (wp_job_now_ms() >= j.expires_ms) {
-        rc = wp_job_finish(&j, 1);
+    if (wp_job_now_ms() >= msg.expires_ms) {
+        /* Not sent at all: recorded as expired. */
+        s->metrics.expired++;
+        fin = wp_jobstate_fanout_done(s->q, e->id, e->job, e->job_len,
+                                      p.started_ms, 1,
+                                      req.ttl + WP_JOB_KEEP_S);
+        if (fin >= 0) {
+            rc = 0;
+            if (fin == 1) {
+                wp_job_finalize(s, e->id);
+            }
+        }
         goto done;
     }
 
@@ -523,50 +540,334 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         goto done;
     }
 
-    if (wp_audience_init(&aud, pg, &req, s->conf->page_size, j.p.after, err,
+    if (wp_audience_init(&aud, pg, &req, s->conf->page_size, p.after, err,
                          sizeof(err)) != 0)
     {
         goto done;
     }
 
     for ( ;; ) {
+        if (*s->stop) {
+            break;
+        }
+
         n = wp_audience_next(&aud, err, sizeof(err));
         if (n < 0) {
             wp_log(s->log, WP_LOG_WARN, "audience query failed",
-                   "job", e->id, "error", err, NULL);
+                   "job", req.id, "error", err, NULL);
             break;
         }
 
         if (n == 0) {
-            rc = wp_job_finish(&j, 0);
-            break;
-        }
-
-        for (i = 0; i < n; i++) {
-            if (wp_job_deliver_one(&j, aud.page, i) != 0) {
-                break;
+            fin = wp_jobstate_fanout_done(s->q, e->id, e->job, e->job_len,
+                                          p.started_ms, 0,
+                                          req.ttl + WP_JOB_KEEP_S);
+            if (fin >= 0) {
+                rc = 0;
+                if (fin == 1) {
+                    wp_job_finalize(s, e->id);
+                }
             }
-        }
-
-        if (i < n) {
             break;
         }
 
-        /* Checkpoint: a takeover resumes after this page. */
-        j.p.total += n;
         wp_audience_done_page(&aud);
-        snprintf(j.p.after, sizeof(j.p.after), "%s", aud.after);
 
-        if (wp_queue_progress_set(s->q, e->id, &j.p) != 0) {
+        if (wp_job_page(s, e, &msg, aud.page, n, aud.after, p.started_ms)
+            != 0)
+        {
             break;
         }
+
+        /* Retries and other periodic work go on during a long fan-out. */
+        wp_sender_tick(s, 0);
+
+        pg = wp_job_pg(s);
+        if (pg == NULL) {
+            break;
+        }
+        aud.conn = pg;
     }
 
     wp_audience_free(&aud);
+
+    if (rc != 0 && *s->stop && s->q->rc) {
+        /* Let another sender resume it now rather than after claim idle. */
+        wp_queue_handback(s->q, e->id, s->conf->claim_idle_ms + 1000);
+        wp_log(s->log, WP_LOG_INFO, "job handed back", "job", req.id, NULL);
+    }
 
 done:
 
     wp_send_req_free(&req);
 
     return rc;
+}
+
+
+/* ---- retry items ------------------------------------------------------ */
+
+typedef struct {
+    char           entry[64];
+    wp_send_req_t  req;
+    wp_msg_t       msg;
+    int            ok;
+} wp_retry_job_t;
+
+
+/* Close a retry item whose job or subscription is gone. */
+static void
+wp_job_retry_drop(wp_sender_t *s, const wp_retry_item_t *it,
+    const char *jobid, const char *why, int64_t now)
+{
+    int            fin;
+    wp_jobdelta_t  d;
+    wp_dead_add_t  dead;
+
+    memset(&d, 0, sizeof(d));
+    d.failed = 1;
+    memset(&dead, 0, sizeof(dead));
+    dead.sub_id = it->sub_id;
+    dead.attempts = it->attempt;
+    snprintf(dead.reason, sizeof(dead.reason), "%s", why);
+
+    (void) now;
+    fin = wp_jobstate_resolve(s->q, it, jobid, NULL, 0, &d, &dead);
+    if (fin == 1) {
+        wp_job_finalize(s, it->entry);
+    }
+}
+
+
+static void
+wp_job_retries(wp_sender_t *s)
+{
+    int              i, j, n, nj, nw, rows, ndis, fin;
+    char             err[WP_DB_ERRLEN], member[WP_RETRY_MEMBER_MAX];
+    int64_t          now;
+    PGconn          *pg;
+    PGresult        *res;
+    wp_err_t         perr;
+    wp_next_t        nx;
+    wp_work_t       *w;
+    const char     **ids, **dis;
+    wp_jobdelta_t    d;
+    wp_dead_add_t    dead;
+    wp_jobstate_t    st;
+    wp_retry_job_t  *jobs;
+    wp_retry_item_t *items;
+    int             *witem;
+
+    n = 0;
+    nj = 0;
+    res = NULL;
+    items = calloc(WP_JOB_RETRY_MAX, sizeof(wp_retry_item_t));
+    jobs = calloc(WP_JOB_RETRY_MAX, sizeof(wp_retry_job_t));
+    w = calloc(WP_JOB_RETRY_MAX, sizeof(wp_work_t));
+    witem = calloc(WP_JOB_RETRY_MAX, sizeof(int));
+    ids = calloc(WP_JOB_RETRY_MAX, sizeof(char *));
+    dis = calloc(WP_JOB_RETRY_MAX, sizeof(char *));
+
+    if (items == NULL || jobs == NULL || w == NULL || witem == NULL
+        || ids == NULL || dis == NULL)
+    {
+        goto done;
+    }
+
+    pg = wp_job_pg(s);
+    if (pg == NULL) {
+        goto done;
+    }
+
+    now = wp_job_now_ms();
+    n = wp_jobstate_lease(s->q, now,
+                          2 * s->conf->request_timeout_ms
+                          + s->conf->stop_timeout_ms + 10000,
+                          items, WP_JOB_RETRY_MAX);
+    if (n <= 0) {
+        n = 0;
+        goto done;
+    }
+
+    /* The jobs the items belong to. */
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < nj; j++) {
+            if (strcmp(jobs[j].entry, items[i].entry) == 0) {
+                break;
+            }
+        }
+
+        if (j == nj) {
+            snprintf(jobs[nj].entry, sizeof(jobs[nj].entry), "%s",
+                     items[i].entry);
+            if (wp_jobstate_get(s->q, items[i].entry, &st) == 0
+                && st.job != NULL
+                && wp_send_job_parse(st.job, st.job_len, &jobs[nj].req,
+                                     &perr) == 0)
+            {
+                jobs[nj].ok = 1;
+                jobs[nj].msg.req = &jobs[nj].req;
+                jobs[nj].msg.expires_ms = jobs[nj].req.created_at_ms
+                                          + jobs[nj].req.ttl * 1000;
+                if (jobs[nj].req.send_at_ms > jobs[nj].req.created_at_ms) {
+                    jobs[nj].msg.expires_ms = jobs[nj].req.send_at_ms
+                                              + jobs[nj].req.ttl * 1000;
+                }
+            }
+            wp_jobstate_free(&st);
+            nj++;
+        }
+
+        ids[i] = items[i].sub_id;
+    }
+
+    rows = wp_audience_by_ids(pg, ids, n, &res, err, sizeof(err));
+    if (rows < 0) {
+        wp_log(s->log, WP_LOG_WARN, "retry lookup failed", "error", err,
+               NULL);
+        goto done;          /* leases run out; tried again then */
+    }
+
+    nw = 0;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < nj; j++) {
+            if (strcmp(jobs[j].entry, items[i].entry) == 0) {
+                break;
+            }
+        }
+
+        if (!jobs[j].ok) {
+            wp_job_retry_drop(s, &items[i], "", "job state lost", now);
+            continue;
+        }
+
+        for (rows = 0; rows < PQntuples(res); rows++) {
+            if (strcmp(PQgetvalue(res, rows, WP_AUD_ID), items[i].sub_id)
+                == 0)
+            {
+                break;
+            }
+        }
+
+        if (rows == PQntuples(res)) {
+            wp_job_retry_drop(s, &items[i], jobs[j].req.id,
+                              "subscription disabled or deleted", now);
+            continue;
+        }
+
+        w[nw].msg = &jobs[j].msg;
+        w[nw].sub_id = items[i].sub_id;
+        w[nw].endpoint = PQgetvalue(res, rows, WP_AUD_ENDPOINT);
+        w[nw].p256dh = PQgetvalue(res, rows, WP_AUD_P256DH);
+        w[nw].auth = PQgetvalue(res, rows, WP_AUD_AUTH);
+        w[nw].attempt = items[i].attempt;
+        witem[nw] = i;
+        nw++;
+    }
+
+    if (nw == 0 || wp_engine_run(&s->engine, w, nw, s->stop) != 0) {
+        goto done;
+    }
+
+    ndis = 0;
+    for (i = 0; i < nw; i++) {
+        if (w[i].result == WP_RESULT_DISABLE) {
+            dis[ndis++] = w[i].sub_id;
+        }
+    }
+
+    if (wp_job_disable(s, dis, ndis) != 0) {
+        goto done;
+    }
+
+    now = wp_job_now_ms();
+
+    for (i = 0; i < nw; i++) {
+        memset(&d, 0, sizeof(d));
+        wp_job_decide(s, &w[i], now, &d, &nx);
+
+        memset(&dead, 0, sizeof(dead));
+        dead.sub_id = w[i].sub_id;
+        dead.attempts = w[i].attempt + 1;
+        snprintf(dead.reason, sizeof(dead.reason), "%s", nx.reason);
+
+        member[0] = '\0';
+        if (nx.kind == 1
+            && wp_retry_member(member, sizeof(member), items[witem[i]].entry,
+                               nx.attempt, w[i].sub_id) != 0)
+        {
+            member[0] = '\0';
+        }
+
+        fin = wp_jobstate_resolve(s->q, &items[witem[i]],
+                                  w[i].msg->req->id,
+                                  nx.kind == 1 ? member : NULL, nx.due_ms,
+                                  &d, nx.kind == 2 ? &dead : NULL);
+        if (fin == 1) {
+            wp_job_finalize(s, items[witem[i]].entry);
+        }
+    }
+
+done:
+
+    if (res) {
+        PQclear(res);
+    }
+
+    for (j = 0; jobs && j < nj; j++) {
+        wp_send_req_free(&jobs[j].req);
+    }
+
+    free(items);
+    free(jobs);
+    free(w);
+    free(witem);
+    free(ids);
+    free(dis);
+}
+
+
+void
+wp_sender_tick(wp_sender_t *s, int force)
+{
+    int      i, n;
+    char     due[WP_JOB_FINISH_MAX][64];
+    int64_t  now;
+
+    if (s->q->rc == NULL) {
+        return;
+    }
+
+    now = wp_job_now_ms();
+
+    if (force || now - s->last_promote_ms >= 1000) {
+        s->last_promote_ms = now;
+        n = wp_queue_promote(s->q, now);
+        if (n > 0) {
+            wp_log(s->log, WP_LOG_DEBUG, "scheduled jobs promoted", NULL);
+        }
+    }
+
+    if (force || now - s->last_retry_ms >= 200) {
+        s->last_retry_ms = now;
+        if (!*s->stop) {
+            wp_job_retries(s);
+        }
+    }
+
+    /* NotificationLog rows that could not be written when due. */
+    if (force || now - s->last_finish_ms >= 5000) {
+        s->last_finish_ms = now;
+        n = wp_jobstate_due(s->q, due, WP_JOB_FINISH_MAX);
+        for (i = 0; i < n; i++) {
+            wp_job_finalize(s, due[i]);
+        }
+    }
+
+    if (s->conf->metrics && (force || now - s->last_flush_ms >= 1000)) {
+        s->last_flush_ms = now;
+        wp_metrics_flush(&s->metrics, s->q);
+    } else if (!s->conf->metrics) {
+        memset(&s->metrics, 0, sizeof(s->metrics));
+    }
 }

@@ -328,6 +328,15 @@ wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done)
 
     freeReplyObject(r);
 
+    /* The health route reads live senders from this set by score. */
+    r = wp_queue_cmd(q, "ZADD %ssenders %lld %s", q->prefix,
+                     (long long) tv.tv_sec, q->consumer);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
     return 0;
 }
 
@@ -341,6 +350,30 @@ wp_queue_goodbye(wp_queue_t *q)
     if (r) {
         freeReplyObject(r);
     }
+
+    r = wp_queue_cmd(q, "ZREM %ssenders %s", q->prefix, q->consumer);
+    if (r) {
+        freeReplyObject(r);
+    }
+}
+
+
+int
+wp_queue_handback(wp_queue_t *q, const char *id, int64_t idle_ms)
+{
+    redisReply  *r;
+
+    /* Still ours, but idle long enough for any XAUTOCLAIM to take it. */
+    r = wp_queue_cmd(q, "XCLAIM %sjobs %s %s 0 %s IDLE %lld JUSTID",
+                     q->prefix, WP_QUEUE_GROUP, q->consumer, id,
+                     (long long) idle_ms);
+    if (r == NULL) {
+        return -1;
+    }
+
+    freeReplyObject(r);
+
+    return 0;
 }
 
 

@@ -6,10 +6,45 @@
  *   <prefix>jobs            stream of jobs, field "job" = canonical job JSON
  *                           (lib/sendreq.h wp_send_req_to_json)
  *   consumer group "senders" on it; one consumer per sender process
- *   <prefix>sender:<name>   heartbeat hash of a live sender (expires)
- *   <prefix>dead            dead-letter stream: job, reason
+ *   <prefix>sender:<name>   heartbeat hash of a live sender (expires
+ *                           after WP_QUEUE_HEARTBEAT_S): pid, started,
+ *                           seen (unix s), jobs
+ *   <prefix>senders         sorted set: consumer name scored by its last
+ *                           heartbeat (unix s); removed on clean exit
+ *   <prefix>dead            dead-letter stream: whole jobs (id, job,
+ *                           reason) and single deliveries (kind
+ *                           "delivery", jobId, entry, subscription,
+ *                           attempts, reason)
  *   <prefix>scheduled       sorted set of jobs due later, scored by due ms
- *   <prefix>progress:<id>   fan-out checkpoint of a job in progress
+ *                           (member: the job JSON)
+ *   <prefix>progress:<id>   a job's state once fan-out started, keyed by
+ *                           stream entry id (fields in jobstate.h)
+ *   <prefix>retry           sorted set of per-subscription retry items,
+ *                           scored by due ms; member
+ *                           "<entry id>|<attempt>|<subscription id>" (the
+ *                           job JSON is in progress:<entry id>, field job)
+ *   <prefix>finish          set of entry ids whose NotificationLog is due
+ *   <prefix>circuit:<aud>   present while a push origin's circuit is open
+ *                           (401/403); value = the reason, expires
+ *   <prefix>metrics         hash of counters (ENABLE_PUSH_METRICS), summed
+ *                           over every sender with HINCRBY:
+ *                             sent            2xx answers
+ *                             failed_4xx      4xx answers (incl. 404, 410,
+ *                                             429, 401, 403)
+ *                             failed_5xx      5xx answers
+ *                             failed_network  requests with no HTTP answer
+ *                                             (timeout, reset, TLS)
+ *                             retried         retries scheduled
+ *                             disabled        subscriptions disabled
+ *                             expired         jobs and deliveries dropped
+ *                                             because their TTL passed
+ *                             jobs_done       NotificationLog rows written
+ *   <prefix>metrics:latency hash, push-service response time histogram:
+ *                           le_50 le_100 le_250 le_500 le_1000 le_2500
+ *                           le_5000 le_inf are NON-cumulative counts (an
+ *                           answer of 180 ms adds 1 to le_250 only; sum
+ *                           them up to render Prometheus buckets), sum_ms
+ *                           and count over all answers
  *
  * Blocking hiredis calls with socket timeouts: the sender is a daemon with
  * its own loop, not an nginx worker.
@@ -66,11 +101,17 @@ int wp_queue_ack(wp_queue_t *q, const char *id);
 int wp_queue_dead(wp_queue_t *q, const wp_queue_entry_t *e,
     const char *reason);
 
-/* Refresh this process's heartbeat hash (fields: started, pid, jobs). */
+/* Refresh this process's heartbeat hash and its senders score. */
 int wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done);
 
-/* Remove the heartbeat at a clean shutdown. */
+/* Remove the heartbeat (hash and senders member) at a clean shutdown. */
 void wp_queue_goodbye(wp_queue_t *q);
+
+/*
+ * Hand a pending entry back at shutdown: it stays pending but looks idle
+ * for idle_ms, so another sender's XAUTOCLAIM takes it at once.
+ */
+int wp_queue_handback(wp_queue_t *q, const char *id, int64_t idle_ms);
 
 void wp_queue_entry_free(wp_queue_entry_t *e);
 

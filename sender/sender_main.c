@@ -2,7 +2,9 @@
  * webpush-sender: consumes the Redis job stream and delivers each job to
  * its audience (see sender/job.c).  One process per core; any number of
  * processes on any number of machines share the work through the consumer
- * group.  SIGTERM/SIGINT: finish the job in hand, then exit 0.
+ * group.  SIGTERM/SIGINT: take nothing new, let in-flight requests finish
+ * (at most WEBPUSH_STOP_TIMEOUT), commit the page, hand the job back to
+ * the group, remove the heartbeat, exit 0.
  */
 
 #include <signal.h>
@@ -19,7 +21,8 @@
 #include "log.h"
 #include "queue.h"
 
-#define WP_SENDER_BLOCK_MS      1000   /* XREADGROUP wait per round */
+#define WP_SENDER_BLOCK_MS      200    /* XREADGROUP wait per round:
+                                          retries are looked at as often */
 #define WP_SENDER_BEAT_S        5      /* heartbeat period */
 #define WP_SENDER_BACKOFF_MAX_S 30     /* reconnect backoff cap */
 
@@ -54,7 +57,6 @@ main(int argc, char **argv)
     int                rc, backoff;
     char               err[512], num[32];
     time_t             started, last_beat, now;
-    int64_t            jobs;
     wp_log_t           log;
     wp_queue_t         q;
     wp_sender_t        s;
@@ -106,7 +108,9 @@ main(int argc, char **argv)
     q.consumer = conf.consumer;
     q.timeout_ms = conf.connect_timeout_ms;
 
-    if (wp_sender_init(&s, &conf, &log, &q, err, sizeof(err)) != 0) {
+    if (wp_sender_init(&s, &conf, &log, &q, &wp_sender_stop, err,
+                       sizeof(err)) != 0)
+    {
         wp_log(&log, WP_LOG_ERROR, "cannot initialise", "error", err, NULL);
         curl_global_cleanup();
         wp_sender_conf_free(&conf);
@@ -119,7 +123,6 @@ main(int argc, char **argv)
 
     started = time(NULL);
     last_beat = 0;
-    jobs = 0;
     backoff = 1;
 
     while (!wp_sender_stop) {
@@ -141,10 +144,16 @@ main(int argc, char **argv)
 
         now = time(NULL);
         if (now - last_beat >= WP_SENDER_BEAT_S) {
-            if (wp_queue_heartbeat(&q, started, jobs) != 0) {
+            if (wp_queue_heartbeat(&q, started, s.jobs_done) != 0) {
                 continue;       /* connection lost: reconnect above */
             }
             last_beat = now;
+        }
+
+        wp_sender_tick(&s, 0);
+
+        if (wp_sender_stop || q.rc == NULL) {
+            continue;
         }
 
         rc = wp_queue_next(&q, WP_SENDER_BLOCK_MS, conf.claim_idle_ms, &e);
@@ -163,9 +172,7 @@ main(int argc, char **argv)
 
         /* A job left pending (e.g. database down) is retried later by
          * XAUTOCLAIM, from its last checkpoint. */
-        if (wp_job_run(&s, &e) == 0) {
-            jobs++;
-        }
+        (void) wp_job_run(&s, &e);
 
         wp_queue_entry_free(&e);
     }
@@ -173,6 +180,9 @@ main(int argc, char **argv)
     wp_log(&log, WP_LOG_INFO, "stopping", NULL);
 
     if (q.rc) {
+        if (conf.metrics) {
+            wp_metrics_flush(&s.metrics, &q);
+        }
         wp_queue_goodbye(&q);
     }
 

@@ -1,0 +1,480 @@
+/* webpush-sender: the libcurl multi delivery engine (see engine.h). */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "b64.h"
+#include "engine.h"
+#include "vapid.h"
+
+#define WP_ENGINE_POLL_MS  50
+
+struct wp_engine_slot_s {
+    wp_deliver_t  *d;
+    wp_work_t     *w;
+    wp_origin_t   *o;
+    int            index;
+    uint8_t        body[WP_ECE_MAX_BODY];
+};
+
+
+static int64_t
+wp_engine_now_ms(void)
+{
+    struct timeval  tv;
+
+    gettimeofday(&tv, NULL);
+
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+
+const char *
+wp_result_name(wp_result_t r)
+{
+    switch (r) {
+    case WP_RESULT_SENT:     return "sent";
+    case WP_RESULT_DISABLE:  return "disable";
+    case WP_RESULT_FAIL:     return "fail";
+    case WP_RESULT_CONFIG:   return "config";
+    case WP_RESULT_RETRY:    return "retry";
+    case WP_RESULT_DEFER:    return "defer";
+    case WP_RESULT_EXPIRED:  return "expired";
+    case WP_RESULT_ABORTED:  return "aborted";
+    }
+
+    return "unknown";
+}
+
+
+int
+wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
+    wp_metrics_t *m, wp_queue_t *q, char *err, size_t errlen)
+{
+    int                i;
+    wp_err_t           werr;
+    wp_deliver_opts_t  opts;
+
+    memset(e, 0, sizeof(*e));
+    e->conf = conf;
+    e->log = log;
+    e->metrics = m;
+    e->q = q;
+
+    e->ece = wp_ece_new(&werr);
+    if (e->ece == NULL) {
+        snprintf(err, errlen, "%s", werr.message);
+        return -1;
+    }
+
+    if (wp_origins_init(&e->origins, conf->concurrency) != 0) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+
+    e->multi = curl_multi_init();
+    if (e->multi == NULL) {
+        snprintf(err, errlen, "curl_multi_init failed");
+        goto failed;
+    }
+
+    /*
+     * Multiplex on one connection per origin; a second opens only when the
+     * server's stream limit is reached.  HTTP/1.1 origins get up to one
+     * keep-alive connection per in-flight request.
+     */
+    curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long) conf->concurrency);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS,
+                      (long) conf->concurrency + 16);
+
+    e->nslots = conf->concurrency;
+    e->slots = calloc(e->nslots, sizeof(wp_engine_slot_t));
+    e->free_slots = calloc(e->nslots, sizeof(int));
+    if (e->slots == NULL || e->free_slots == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto failed;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.ca_file = conf->ca_file;
+    opts.connect_timeout_ms = (long) conf->connect_timeout_ms;
+    opts.timeout_ms = (long) conf->request_timeout_ms;
+
+    for (i = 0; i < e->nslots; i++) {
+        e->slots[i].index = i;
+        e->slots[i].d = wp_deliver_new(&opts, &werr);
+        if (e->slots[i].d == NULL) {
+            snprintf(err, errlen, "%s", werr.message);
+            goto failed;
+        }
+        e->free_slots[e->nfree++] = i;
+    }
+
+    return 0;
+
+failed:
+
+    wp_engine_free(e);
+
+    return -1;
+}
+
+
+void
+wp_engine_free(wp_engine_t *e)
+{
+    int  i;
+
+    if (e->slots) {
+        for (i = 0; i < e->nslots; i++) {
+            if (e->slots[i].w != NULL && e->multi) {
+                curl_multi_remove_handle(e->multi,
+                                         wp_deliver_easy(e->slots[i].d));
+            }
+            wp_deliver_free(e->slots[i].d);
+        }
+    }
+
+    if (e->multi) {
+        curl_multi_cleanup(e->multi);
+    }
+
+    free(e->slots);
+    free(e->free_slots);
+    wp_origins_free(&e->origins);
+    wp_ece_free(e->ece);
+    memset(e, 0, sizeof(*e));
+}
+
+
+static void
+wp_engine_done(wp_work_t *w, wp_result_t r)
+{
+    w->result = r;
+    w->state = 2;
+}
+
+
+/*
+ * Try to start w now.  Returns 1 when it started or got a result, 0 when
+ * it must wait (its origin is at its limit).
+ */
+static int
+wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
+{
+    int                adm, resigned;
+    char               aud[WP_VAPID_MAX_AUD + 1];
+    size_t             n, bodylen;
+    uint8_t            p256dh[WP_P256_PUB_LEN + 1], auth[WP_AUTH_LEN + 1];
+    int64_t            ttl;
+    wp_err_t           err;
+    CURLMcode          mrc;
+    wp_origin_t       *o;
+    wp_push_req_t      req;
+    wp_engine_slot_t  *slot;
+
+    w->status = 0;
+    w->retry_after_s = -1;
+    w->reason[0] = '\0';
+
+    if (now >= w->msg->expires_ms) {
+        snprintf(w->reason, sizeof(w->reason), "TTL expired before sending");
+        wp_engine_done(w, WP_RESULT_EXPIRED);
+        return 1;
+    }
+
+    /* The stored endpoint is re-checked: the policy may have tightened. */
+    if (wp_endpoint_check(e->conf->policy, w->endpoint, strlen(w->endpoint),
+                          NULL, &err) != 0
+        || wp_vapid_audience(w->endpoint, aud, sizeof(aud), &err) != 0)
+    {
+        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+        wp_engine_done(w, WP_RESULT_FAIL);
+        return 1;
+    }
+
+    o = wp_origin_get(&e->origins, aud, now);
+    if (o == NULL) {
+        return 0;           /* every origin slot busy: wait for one */
+    }
+
+    adm = wp_origin_admit(o, now);
+
+    switch (adm) {
+    case WP_ORIGIN_FULL:
+        return 0;
+
+    case WP_ORIGIN_OK:
+        break;
+
+    default:
+        w->defer_until_ms = wp_origin_reopen_ms(o, now,
+                                                e->conf->retry_delay_ms);
+        snprintf(w->reason, sizeof(w->reason), "%s",
+                 adm == WP_ORIGIN_CIRCUIT ? o->circuit_reason
+                 : adm == WP_ORIGIN_PAUSED ? "push service asked to wait"
+                 : "push service degraded (timeouts or throttling)");
+        wp_engine_done(w, WP_RESULT_DEFER);
+        return 1;
+    }
+
+    if (wp_b64url_decode(w->p256dh, strlen(w->p256dh), p256dh,
+                         sizeof(p256dh), &n, WP_B64_LENIENT, "p256dh", &err)
+        != 0 || n != WP_P256_PUB_LEN
+        || wp_b64url_decode(w->auth, strlen(w->auth), auth, sizeof(auth), &n,
+                            WP_B64_LENIENT, "auth", &err) != 0
+        || n != WP_AUTH_LEN)
+    {
+        snprintf(w->reason, sizeof(w->reason),
+                 "stored subscription keys are invalid");
+        wp_engine_done(w, WP_RESULT_FAIL);
+        return 1;
+    }
+
+    if (wp_vapid_token_get(e->conf->vapid, e->conf->vapid_subject, aud,
+                           now / 1000, &o->tok, &resigned, &err) != 0)
+    {
+        snprintf(w->reason, sizeof(w->reason), "VAPID: %s", err.message);
+        wp_engine_done(w, WP_RESULT_FAIL);
+        return 1;
+    }
+
+    if (resigned) {
+        wp_log(e->log, WP_LOG_DEBUG, "VAPID token signed", "aud", aud, NULL);
+    }
+
+    slot = &e->slots[e->free_slots[e->nfree - 1]];
+
+    /* A fresh key and salt for every request, retries included. */
+    if (wp_ece_encrypt(e->ece, p256dh, auth,
+                       (const uint8_t *) w->msg->req->payload,
+                       w->msg->req->payload_len, 0, slot->body,
+                       sizeof(slot->body), &bodylen, &err) != 0)
+    {
+        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+        wp_engine_done(w, WP_RESULT_FAIL);
+        return 1;
+    }
+
+    /* What is left of the TTL, so a late retry cannot outlive it. */
+    ttl = (w->msg->expires_ms - now) / 1000;
+    ttl = ttl < 0 ? 0 : ttl > w->msg->req->ttl ? w->msg->req->ttl : ttl;
+
+    memset(&req, 0, sizeof(req));
+    req.endpoint = w->endpoint;
+    req.body = slot->body;
+    req.body_len = bodylen;
+    req.ttl = ttl;
+    req.urgency = wp_urgency_name(w->msg->req->urgency);
+    req.topic = w->msg->req->topic;
+    req.authorization = o->tok.header;
+
+    if (wp_deliver_prepare(slot->d, &req, &err) != 0) {
+        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+        wp_engine_done(w, WP_RESULT_FAIL);
+        return 1;
+    }
+
+    mrc = curl_multi_add_handle(e->multi, wp_deliver_easy(slot->d));
+    if (mrc != CURLM_OK) {
+        snprintf(w->reason, sizeof(w->reason), "libcurl: %s",
+                 curl_multi_strerror(mrc));
+        wp_engine_done(w, WP_RESULT_RETRY);
+        return 1;
+    }
+
+    e->nfree--;
+    slot->w = w;
+    slot->o = o;
+    o->inflight++;
+    w->state = 1;
+
+    return 1;
+}
+
+
+static void
+wp_engine_reason(const wp_push_resp_t *resp, char *out, size_t cap)
+{
+    if (resp->status == 0) {
+        snprintf(out, cap, "%s", resp->error[0] ? resp->error : "no answer");
+    } else {
+        snprintf(out, cap, "HTTP %ld%s%.200s", resp->status,
+                 resp->body_len ? ": " : "", resp->body_len ? resp->body : "");
+    }
+}
+
+
+/* A transfer finished: its answer becomes the item's result. */
+static void
+wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
+    int64_t now)
+{
+    wp_work_t       *w;
+    wp_origin_t     *o;
+    wp_outcome_t     oc;
+    wp_push_resp_t   resp;
+    redisReply      *r;
+
+    w = slot->w;
+    o = slot->o;
+
+    wp_deliver_finish(slot->d, rc, &resp);
+    curl_multi_remove_handle(e->multi, wp_deliver_easy(slot->d));
+
+    slot->w = NULL;
+    slot->o = NULL;
+    e->free_slots[e->nfree++] = slot->index;
+    o->inflight--;
+
+    wp_metrics_answer(e->metrics, resp.status, resp.elapsed_ms);
+
+    w->status = resp.status;
+    w->retry_after_s = resp.retry_after;
+    wp_engine_reason(&resp, w->reason, sizeof(w->reason));
+
+    oc = wp_deliver_classify(&resp);
+
+    switch (oc) {
+
+    case WP_OUTCOME_SENT:
+        wp_origin_on_success(o);
+        wp_engine_done(w, WP_RESULT_SENT);
+        break;
+
+    case WP_OUTCOME_DISABLE:
+        wp_engine_done(w, WP_RESULT_DISABLE);
+        break;
+
+    case WP_OUTCOME_CONFIG:
+        if (wp_origin_on_config_error(o, now, e->conf->circuit_open_ms,
+                                      w->reason))
+        {
+            /* Loud: our credentials are refused; nothing is disabled. */
+            wp_log(e->log, WP_LOG_ERROR, "push service refused our VAPID"
+                   " credentials: circuit open, check VAPID keys and"
+                   " subject", "aud", o->aud, "reason", w->reason, NULL);
+
+            if (e->q != NULL && e->q->rc != NULL) {
+                r = redisCommand(e->q->rc, "SET %scircuit:%s %s PX %lld",
+                                 e->q->prefix, o->aud, w->reason,
+                                 (long long) e->conf->circuit_open_ms);
+                if (r) {
+                    freeReplyObject(r);
+                }
+            }
+        }
+        w->defer_until_ms = o->circuit_until_ms;
+        wp_engine_done(w, WP_RESULT_CONFIG);
+        break;
+
+    case WP_OUTCOME_RETRY:
+        wp_origin_on_throttle(o, now, resp.retry_after);
+        wp_engine_done(w, WP_RESULT_RETRY);
+        break;
+
+    default:
+        wp_engine_done(w, WP_RESULT_FAIL);
+        break;
+    }
+}
+
+
+static void
+wp_engine_abort(wp_engine_t *e)
+{
+    int  i;
+
+    for (i = 0; i < e->nslots; i++) {
+        if (e->slots[i].w == NULL) {
+            continue;
+        }
+
+        curl_multi_remove_handle(e->multi, wp_deliver_easy(e->slots[i].d));
+        snprintf(e->slots[i].w->reason, sizeof(e->slots[i].w->reason),
+                 "cut off at shutdown");
+        wp_engine_done(e->slots[i].w, WP_RESULT_ABORTED);
+        e->slots[i].o->inflight--;
+        e->slots[i].w = NULL;
+        e->slots[i].o = NULL;
+        e->free_slots[e->nfree++] = i;
+    }
+}
+
+
+int
+wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
+    const volatile sig_atomic_t *stop)
+{
+    int       i, first, running, msgs, finished;
+    int64_t   now, deadline;
+    CURLMsg  *m;
+
+    for (i = 0; i < n; i++) {
+        w[i].state = 0;
+    }
+
+    first = 0;
+    deadline = 0;
+
+    for ( ;; ) {
+        now = wp_engine_now_ms();
+
+        if (stop != NULL && *stop && deadline == 0) {
+            deadline = now + e->conf->stop_timeout_ms;
+        }
+
+        if (deadline && now >= deadline) {
+            wp_engine_abort(e);
+            return -1;
+        }
+
+        /* Start what may start, in audience order; a full origin's items
+         * wait without holding up the other origins' items behind them. */
+        for (i = first; i < n && e->nfree > 0; i++) {
+            if (w[i].state == 0) {
+                (void) wp_engine_start(e, &w[i], now);
+            }
+        }
+
+        while (first < n && w[first].state != 0) {
+            first++;
+        }
+
+        if (e->nfree == e->nslots && first >= n) {
+            break;
+        }
+
+        curl_multi_perform(e->multi, &running);
+
+        finished = 0;
+        while ((m = curl_multi_info_read(e->multi, &msgs)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+
+            for (i = 0; i < e->nslots; i++) {
+                if (e->slots[i].w != NULL
+                    && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
+                {
+                    wp_engine_complete(e, &e->slots[i], m->data.result,
+                                       wp_engine_now_ms());
+                    finished++;
+                    break;
+                }
+            }
+        }
+
+        if (finished == 0) {
+            curl_multi_poll(e->multi, NULL, 0, WP_ENGINE_POLL_MS, NULL);
+        }
+    }
+
+    return 0;
+}

@@ -1,0 +1,142 @@
+/* webpush-sender: per push-service origin state (see origin.h). */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "origin.h"
+
+
+int
+wp_origins_init(wp_origins_t *t, int max_inflight)
+{
+    t->o = calloc(WP_ORIGIN_MAX, sizeof(wp_origin_t));
+    t->n = 0;
+    t->max_inflight = max_inflight;
+
+    return t->o ? 0 : -1;
+}
+
+
+void
+wp_origins_free(wp_origins_t *t)
+{
+    free(t->o);
+    t->o = NULL;
+    t->n = 0;
+}
+
+
+wp_origin_t *
+wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms)
+{
+    int           i;
+    wp_origin_t  *o, *lru;
+
+    lru = NULL;
+
+    for (i = 0; i < t->n; i++) {
+        o = &t->o[i];
+        if (strcmp(o->aud, aud) == 0) {
+            o->used_ms = now_ms;
+            return o;
+        }
+
+        if (o->inflight == 0 && (lru == NULL || o->used_ms < lru->used_ms)) {
+            lru = o;
+        }
+    }
+
+    if (t->n < WP_ORIGIN_MAX) {
+        o = &t->o[t->n++];
+
+    } else if (lru != NULL) {
+        o = lru;
+
+    } else {
+        return NULL;
+    }
+
+    memset(o, 0, sizeof(*o));
+    snprintf(o->aud, sizeof(o->aud), "%s", aud);
+    o->max = t->max_inflight;
+    o->limit = o->max;
+    o->used_ms = now_ms;
+
+    return o;
+}
+
+
+int
+wp_origin_admit(const wp_origin_t *o, int64_t now_ms)
+{
+    if (o->circuit_until_ms > now_ms) {
+        return WP_ORIGIN_CIRCUIT;
+    }
+
+    if (o->paused_until_ms > now_ms) {
+        return WP_ORIGIN_PAUSED;
+    }
+
+    if (o->inflight < o->limit) {
+        return WP_ORIGIN_OK;
+    }
+
+    return o->limit * 4 <= o->max ? WP_ORIGIN_DEGRADED : WP_ORIGIN_FULL;
+}
+
+
+int64_t
+wp_origin_reopen_ms(const wp_origin_t *o, int64_t now_ms, int64_t backoff_ms)
+{
+    int64_t  t;
+
+    t = now_ms + backoff_ms;
+
+    if (o->circuit_until_ms > t) {
+        t = o->circuit_until_ms;
+    }
+
+    if (o->paused_until_ms > t) {
+        t = o->paused_until_ms;
+    }
+
+    return t;
+}
+
+
+void
+wp_origin_on_success(wp_origin_t *o)
+{
+    if (o->limit < o->max) {
+        o->limit++;
+    }
+}
+
+
+void
+wp_origin_on_throttle(wp_origin_t *o, int64_t now_ms, int64_t retry_after_s)
+{
+    o->limit = o->limit / 2 > 1 ? o->limit / 2 : 1;
+
+    if (retry_after_s > 0
+        && now_ms + retry_after_s * 1000 > o->paused_until_ms)
+    {
+        o->paused_until_ms = now_ms + retry_after_s * 1000;
+    }
+}
+
+
+int
+wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms, int64_t open_ms,
+    const char *reason)
+{
+    int  was_closed;
+
+    was_closed = o->circuit_until_ms <= now_ms;
+
+    o->circuit_until_ms = now_ms + open_ms;
+    snprintf(o->circuit_reason, sizeof(o->circuit_reason), "%s", reason);
+
+    return was_closed;
+}

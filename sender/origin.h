@@ -1,0 +1,72 @@
+/*
+ * Per push-service origin state of one sender process: the cached VAPID
+ * token, an adaptive in-flight limit, a pause (429/503 Retry-After) and a
+ * circuit breaker (401/403).  One origin's trouble never touches another:
+ * each has its own limit and clocks.
+ *
+ * Adaptive limit (AIMD): starts at the process limit; a throttling answer
+ * (429, 503, WNS 406) or a timeout/network error halves it (floor 1), each
+ * success adds one back up to the maximum.  An origin whose limit fell to
+ * a quarter of the maximum or less is "degraded": work for it that finds
+ * no free place is deferred to the retry set instead of holding up the
+ * page (so a slow service cannot stall the others' pages).
+ */
+
+#ifndef WP_ORIGIN_H
+#define WP_ORIGIN_H
+
+#include <stdint.h>
+
+#include "vapid.h"
+
+#define WP_ORIGIN_MAX  256      /* distinct origins kept (LRU beyond) */
+
+typedef struct {
+    char               aud[WP_VAPID_MAX_AUD + 1];  /* scheme://host[:port] */
+    wp_vapid_token_t   tok;
+    int                inflight;
+    int                limit;
+    int                max;
+    int64_t            paused_until_ms;    /* Retry-After from a 429/503 */
+    int64_t            circuit_until_ms;   /* 401/403: stop until then */
+    int64_t            used_ms;            /* LRU */
+    char               circuit_reason[200];
+} wp_origin_t;
+
+typedef struct {
+    wp_origin_t  *o;
+    int           n;
+    int           max_inflight;            /* per origin, = concurrency */
+} wp_origins_t;
+
+int wp_origins_init(wp_origins_t *t, int max_inflight);
+void wp_origins_free(wp_origins_t *t);
+
+/*
+ * The state of origin aud, created on first use (reusing the least
+ * recently used slot when full and idle).  NULL when every slot is busy.
+ */
+wp_origin_t *wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms);
+
+/* May one more request start now?  0 yes, else a WP_ORIGIN_* reason. */
+#define WP_ORIGIN_OK        0
+#define WP_ORIGIN_FULL      1   /* at its in-flight limit: wait */
+#define WP_ORIGIN_DEGRADED  2   /* full and degraded: defer */
+#define WP_ORIGIN_PAUSED    3   /* Retry-After pause: defer to then */
+#define WP_ORIGIN_CIRCUIT   4   /* circuit open: defer to then */
+
+int wp_origin_admit(const wp_origin_t *o, int64_t now_ms);
+
+/* When the origin may be tried again (for deferred work). */
+int64_t wp_origin_reopen_ms(const wp_origin_t *o, int64_t now_ms,
+    int64_t backoff_ms);
+
+/* Account for answers. */
+void wp_origin_on_success(wp_origin_t *o);
+void wp_origin_on_throttle(wp_origin_t *o, int64_t now_ms,
+    int64_t retry_after_s);
+/* Opens the circuit; returns 1 when it was closed before (log it). */
+int wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms,
+    int64_t open_ms, const char *reason);
+
+#endif /* WP_ORIGIN_H */
