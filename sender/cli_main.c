@@ -20,6 +20,48 @@ static const cli_command_t  cli_commands[] = {
       "deliver one push synchronously and print the answer",
       "webpush-cli send-test --subscription FILE_OR_JSON --payload TEXT"
       " [--ttl N] [--urgency very-low|low|normal|high] [--topic T]" },
+    { "send", cli_send,
+      "enqueue a send job (the send route's format); print its id",
+      "webpush-cli send (--user ID | --users ID,ID,... | --topic NAME |"
+      " --all)\n"
+      "         [--type TYPE (default manual)] [--event-id ID]"
+      " [--title T] [--body B]\n"
+      "         [--url U] [--icon U] [--tag T] [--ttl SECONDS]"
+      " [--urgency very-low|low|normal|high]\n"
+      "         [--push-topic TOPIC_HEADER] [--send-at RFC3339|EPOCH_MS]"
+      " [--wait [--timeout S]]\n"
+      "       webpush-cli send --file FILE|- [--wait [--timeout S]]\n"
+      "  WEBPUSH_QUEUE_PREFIX (default {webpush}:), REDIS_URL; --wait also"
+      " DATABASE_URL.\n"
+      "  exit: 0 queued (--wait: finished), 1 dead/expired/timed out,"
+      " 2 bad request, 3 env, 4 unreachable" },
+    { "job", cli_job,
+      "show where a job is: queued, running, scheduled, finished, dead",
+      "webpush-cli job JOB_ID\n"
+      "  exit: 0 found, 1 no such job, 2 bad id, 3 env, 4 unreachable" },
+    { "dead", cli_dead,
+      "list, replay or drop dead-lettered jobs",
+      "webpush-cli dead list [--count N]\n"
+      "       webpush-cli dead retry (ENTRY_ID... | --all) [--renew]\n"
+      "       webpush-cli dead drop (ENTRY_ID... | --all)\n"
+      "  retry puts a job back on the queue with its id; its TTL counts"
+      " from when it\n  was first accepted unless --renew restarts it.\n"
+      "  exit: 0 done, 1 an entry was missing or not replayable, 2 usage,"
+      " 3 env, 4 unreachable" },
+    { "stats", cli_stats,
+      "subscriptions, queue, live senders, last hour's deliveries",
+      "webpush-cli stats\n"
+      "  exit: 0 ok, 3 env, 4 unreachable" },
+    { "cleanup", cli_cleanup,
+      "delete old disabled subscriptions, logs, errors; trim the stream",
+      "webpush-cli cleanup [--days N (30)] [--subscription-days N]"
+      " [--log-days N]\n"
+      "         [--batch N (1000)] [--dry-run]\n"
+      "  exit: 0 ok, 2 usage, 3 env, 4 unreachable" },
+    { "doctor", cli_doctor,
+      "check the configuration and the running system; say what to fix",
+      "webpush-cli doctor [--api URL]\n"
+      "  exit: 0 every check ok, 1 a check warned or failed, 2 usage" },
     { NULL, NULL, NULL, NULL }
 };
 

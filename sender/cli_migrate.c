@@ -755,3 +755,43 @@ mig_free(mig_list_t *list)
     free(list->m);
     memset(list, 0, sizeof(*list));
 }
+
+
+int
+cli_migrate_check(PGconn *conn, int *total, int *pending, int *changed)
+{
+    int          rc, exists;
+    char         dir[PATH_MAX];
+    size_t       i;
+    mig_list_t   list;
+
+    memset(&list, 0, sizeof(list));
+    *total = *pending = *changed = 0;
+
+    rc = mig_find_dir(NULL, dir);
+    if (rc == CLI_EXIT_OK) {
+        rc = mig_scan(dir, &list);
+    }
+    if (rc == CLI_EXIT_OK) {
+        rc = mig_load_applied(conn, &list, &exists);
+    }
+
+    for (i = 0; rc == CLI_EXIT_OK && i < list.n; i++) {
+        if (!list.m[i].has_file) {
+            continue;
+        }
+
+        (*total)++;
+
+        if (!list.m[i].applied) {
+            (*pending)++;
+
+        } else if (strcmp(list.m[i].checksum, list.m[i].applied_sum) != 0) {
+            (*changed)++;
+        }
+    }
+
+    mig_free(&list);
+
+    return rc;
+}
