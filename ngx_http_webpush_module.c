@@ -40,72 +40,29 @@
 #include "ece.h"
 #include "wp_err.h"
 
+#include "ngx_http_webpush.h"
+#include "ngx_http_webpush_health.h"
+
 
 /* Longest value read by "file:" (a key or a URL, not a document). */
 #define NGX_HTTP_WEBPUSH_CONF_FILE_MAX       65536
-
-/* Longest human message in a JSON error, before escaping. */
-#define NGX_HTTP_WEBPUSH_ERR_MSG_MAX         512
-
-/* What a route needs from the main configuration (route->needs). */
-#define NGX_HTTP_WEBPUSH_NEEDS_VAPID_KEY     0x0001
-
-
-typedef ngx_int_t (*ngx_http_webpush_route_pt)(ngx_http_request_t *r);
-
-
-typedef struct {
-    ngx_str_t                   name;       /* the handler directive */
-    ngx_uint_t                  methods;    /* NGX_HTTP_GET|... */
-    ngx_str_t                   allow;      /* Allow header for a 405 */
-    ngx_uint_t                  needs;      /* NGX_HTTP_WEBPUSH_NEEDS_* */
-    ngx_http_webpush_route_pt   handler;
-} ngx_http_webpush_route_t;
-
-
-typedef struct {
-    ngx_str_t                   vapid_public_key;   /* canonical base64url */
-    ngx_str_t                   vapid_key_json;     /* the route's body */
-    ngx_str_t                   vapid_key_etag;
-
-    /* where a route needing the key was first used, for the error */
-    ngx_uint_t                  needs;
-    ngx_str_t                   needs_file;
-    ngx_uint_t                  needs_line;
-    ngx_str_t                   needs_name;
-} ngx_http_webpush_main_conf_t;
-
-
-typedef struct {
-    /* the route served here; deliberately not inherited, like a handler */
-    ngx_http_webpush_route_t   *route;
-
-    time_t                      vapid_key_max_age;
-} ngx_http_webpush_loc_conf_t;
 
 
 static ngx_int_t ngx_http_webpush_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_webpush_vapid_key_handler(ngx_http_request_t *r);
 
-static ngx_int_t ngx_http_webpush_send_json(ngx_http_request_t *r,
-    ngx_uint_t status, u_char *body, size_t len, ngx_str_t *cache_control);
-static ngx_int_t ngx_http_webpush_send_error(ngx_http_request_t *r,
-    ngx_uint_t status, const char *code, const char *fmt, ...);
-static ngx_table_elt_t *ngx_http_webpush_add_header(ngx_http_request_t *r,
-    ngx_str_t *key, ngx_str_t *value);
-
 static char *ngx_http_webpush_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_webpush_vapid_public_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static char *ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
-    ngx_str_t *value);
-static ngx_str_t ngx_http_webpush_conf_source(ngx_str_t *spec);
 static char *ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name,
-    ngx_str_t *value);
+    ngx_str_t *fallback, ngx_str_t *value);
 static char *ngx_http_webpush_conf_file(ngx_conf_t *cf, ngx_str_t *name,
     ngx_str_t *value);
 
+static ngx_int_t ngx_http_webpush_postconfiguration(ngx_conf_t *cf);
+static ngx_int_t ngx_http_webpush_init_process(ngx_cycle_t *cycle);
+static void ngx_http_webpush_exit_process(ngx_cycle_t *cycle);
 static void *ngx_http_webpush_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_webpush_create_loc_conf(ngx_conf_t *cf);
@@ -117,13 +74,70 @@ static char *ngx_http_webpush_merge_loc_conf(ngx_conf_t *cf, void *parent,
  * The routes.  A new route is one entry here plus one command below whose
  * "post" points at the entry.
  */
-static ngx_http_webpush_route_t  ngx_http_webpush_routes[] = {
+ngx_http_webpush_route_t  ngx_http_webpush_routes[] = {
 
     { ngx_string("webpush_vapid_key"),
       NGX_HTTP_GET|NGX_HTTP_HEAD,
       ngx_string("GET, HEAD"),
       NGX_HTTP_WEBPUSH_NEEDS_VAPID_KEY,
       ngx_http_webpush_vapid_key_handler },
+
+    /* POST subscribes (upsert), DELETE unsubscribes, by endpoint */
+    { ngx_string("webpush_subscribe"),
+      NGX_HTTP_POST|NGX_HTTP_DELETE,
+      ngx_string("POST, DELETE"),
+      NGX_HTTP_WEBPUSH_NEEDS_PG|NGX_HTTP_WEBPUSH_NEEDS_AUTH,
+      ngx_http_webpush_subscribe_handler },
+
+    /* PUT replaces the followed topics, POST adds, DELETE removes */
+    { ngx_string("webpush_topics"),
+      NGX_HTTP_PUT|NGX_HTTP_POST|NGX_HTTP_DELETE,
+      ngx_string("PUT, POST, DELETE"),
+      NGX_HTTP_WEBPUSH_NEEDS_PG|NGX_HTTP_WEBPUSH_NEEDS_AUTH,
+      ngx_http_webpush_topics_handler },
+
+    { ngx_string("webpush_send"),
+      NGX_HTTP_POST,
+      ngx_string("POST"),
+      NGX_HTTP_WEBPUSH_NEEDS_REDIS|NGX_HTTP_WEBPUSH_NEEDS_AUTH,
+      ngx_http_webpush_send_handler },
+
+    { ngx_string("webpush_metrics"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_metrics_handler },
+
+    /* health: all checks, then one route per check (health.c) */
+    { ngx_string("webpush_health"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_health_handler },
+
+    { ngx_string("webpush_health_database"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_health_database_handler },
+
+    { ngx_string("webpush_health_redis"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_health_redis_handler },
+
+    { ngx_string("webpush_health_vapid"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_health_vapid_handler },
+
+    { ngx_string("webpush_health_sender"),
+      NGX_HTTP_GET|NGX_HTTP_HEAD,
+      ngx_string("GET, HEAD"),
+      0,
+      ngx_http_webpush_health_sender_handler },
 
     { ngx_null_string, 0, ngx_null_string, 0, NULL }
 };
@@ -152,13 +166,146 @@ static ngx_command_t  ngx_http_webpush_commands[] = {
       offsetof(ngx_http_webpush_loc_conf_t, vapid_key_max_age),
       NULL },
 
+    { ngx_string("webpush_subscribe"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[1] },
+
+    { ngx_string("webpush_topics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[2] },
+
+    { ngx_string("webpush_send"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[3] },
+
+    { ngx_string("webpush_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[4] },
+
+    { ngx_string("webpush_jwt_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_webpush_jwt_secret,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webpush_jwt_user_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_webpush_main_conf_t, jwt_user_claim),
+      NULL },
+
+    { ngx_string("webpush_send_role"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_webpush_send_role,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webpush_auth_user_variable"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_webpush_auth_variable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webpush_loc_conf_t, auth_user_index),
+      NULL },
+
+    { ngx_string("webpush_auth_send_variable"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_webpush_auth_variable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_webpush_loc_conf_t, auth_send_index),
+      NULL },
+
+    { ngx_string("webpush_allowed_endpoints"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_webpush_allowed_endpoints,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webpush_ttl_default"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_webpush_ttl_default,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("webpush_active_subscriptions_refresh"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_webpush_main_conf_t, active_refresh),
+      NULL },
+
+    { ngx_string("webpush_postgres"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_webpush_pg_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_webpush_main_conf_t, pg),
+      NULL },
+
+    { ngx_string("webpush_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_webpush_redis_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_webpush_main_conf_t, redis),
+      NULL },
+
+    { ngx_string("webpush_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[5] },
+
+    { ngx_string("webpush_health_database"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[6] },
+
+    { ngx_string("webpush_health_redis"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[7] },
+
+    { ngx_string("webpush_health_vapid"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[8] },
+
+    { ngx_string("webpush_health_sender"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_webpush_route,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      &ngx_http_webpush_routes[9] },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_webpush_module_ctx = {
     NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+    ngx_http_webpush_postconfiguration,    /* postconfiguration */
 
     ngx_http_webpush_create_main_conf,     /* create main configuration */
     ngx_http_webpush_init_main_conf,       /* init main configuration */
@@ -178,10 +325,10 @@ ngx_module_t  ngx_http_webpush_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_webpush_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_webpush_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -277,9 +424,20 @@ ngx_http_webpush_vapid_key_handler(ngx_http_request_t *r)
  * nginx's flood check.  body must outlive the request (pool or config).
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_webpush_send_json(ngx_http_request_t *r, ngx_uint_t status,
     u_char *body, size_t len, ngx_str_t *cache_control)
+{
+    return ngx_http_webpush_send_body(r, status, &ngx_http_webpush_json_type,
+                                      body, len, cache_control);
+}
+
+
+/* The same for any content type (the metrics route's text format). */
+
+ngx_int_t
+ngx_http_webpush_send_body(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *type, u_char *body, size_t len, ngx_str_t *cache_control)
 {
     ngx_int_t     rc;
     ngx_buf_t    *b;
@@ -299,8 +457,8 @@ ngx_http_webpush_send_json(ngx_http_request_t *r, ngx_uint_t status,
     }
 
     r->headers_out.status = status;
-    r->headers_out.content_type = ngx_http_webpush_json_type;
-    r->headers_out.content_type_len = ngx_http_webpush_json_type.len;
+    r->headers_out.content_type = *type;
+    r->headers_out.content_type_len = type->len;
     r->headers_out.content_type_lowcase = NULL;
     r->headers_out.content_length_n = len;
 
@@ -333,7 +491,7 @@ ngx_http_webpush_send_json(ngx_http_request_t *r, ngx_uint_t status,
  * directives (%V, %s, %ui, ...).  Errors are never cached.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_webpush_send_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *fmt, ...)
 {
@@ -371,7 +529,53 @@ ngx_http_webpush_send_error(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
-static ngx_table_elt_t *
+/* A lib/ validation error: its code and message name the field. */
+
+ngx_int_t
+ngx_http_webpush_send_wp_error(ngx_http_request_t *r, ngx_uint_t status,
+    wp_err_t *err)
+{
+    return ngx_http_webpush_send_error(r, status,
+                                       err->code ? err->code : "invalid",
+                                       "%s", err->message);
+}
+
+
+/*
+ * 503 with Retry-After: a dependency is down, slow or saturated.  The
+ * client did nothing wrong and may simply try again.
+ */
+
+ngx_int_t
+ngx_http_webpush_send_unavailable(ngx_http_request_t *r, const char *code,
+    const char *what)
+{
+    static ngx_str_t  retry_after = ngx_string("Retry-After");
+    static ngx_str_t  seconds = ngx_string(NGX_HTTP_WEBPUSH_RETRY_AFTER);
+
+    if (ngx_http_webpush_add_header(r, &retry_after, &seconds) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_webpush_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE, code,
+                                       "%s", what);
+}
+
+
+/*
+ * The end of an async route (a database or Redis callback): rc comes
+ * from one of the senders above, or is an NGX_HTTP_* status when even
+ * the error could not be built.
+ */
+
+void
+ngx_http_webpush_finalize(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_finalize_request(r, rc);
+}
+
+
+ngx_table_elt_t *
 ngx_http_webpush_add_header(ngx_http_request_t *r, ngx_str_t *key,
     ngx_str_t *value)
 {
@@ -551,9 +755,23 @@ ngx_http_webpush_vapid_public_key(ngx_conf_t *cf, ngx_command_t *cmd,
  * cf->pool and never logged, so secrets can use this too.
  */
 
-static char *
+char *
 ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
     ngx_str_t *value)
+{
+    return ngx_http_webpush_conf_value_or(cf, spec, NULL, value);
+}
+
+
+/*
+ * The same with a fallback for an unset "env:NAME" (fallback NULL: an
+ * error), so that one configuration works whether or not an optional
+ * variable such as WEBPUSH_ALLOWED_ENDPOINTS is set.
+ */
+
+char *
+ngx_http_webpush_conf_value_or(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *fallback, ngx_str_t *value)
 {
     ngx_str_t  name;
 
@@ -563,7 +781,7 @@ ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
         name.data = spec->data + sizeof("env:") - 1;
         name.len = spec->len - (sizeof("env:") - 1);
 
-        return ngx_http_webpush_conf_env(cf, &name, value);
+        return ngx_http_webpush_conf_env(cf, &name, fallback, value);
     }
 
     if (spec->len > sizeof("file:") - 1
@@ -588,7 +806,7 @@ ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
 
 /* Where a value came from, for messages: never the literal value itself. */
 
-static ngx_str_t
+ngx_str_t
 ngx_http_webpush_conf_source(ngx_str_t *spec)
 {
     ngx_str_t  source;
@@ -608,7 +826,8 @@ ngx_http_webpush_conf_source(ngx_str_t *spec)
 
 
 static char *
-ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
+ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_str_t *fallback, ngx_str_t *value)
 {
     u_char           *p, *s;
     ngx_str_t        *var;
@@ -645,6 +864,11 @@ ngx_http_webpush_conf_env(ngx_conf_t *cf, ngx_str_t *name, ngx_str_t *value)
     (void) ngx_cpystrn(p, name->data, name->len + 1);
 
     s = (u_char *) getenv((char *) p);
+    if (s == NULL && fallback != NULL) {
+        *value = *fallback;
+        return NGX_CONF_OK;
+    }
+
     if (s == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "environment variable \"%V\" is not set "
@@ -767,6 +991,66 @@ done:
 }
 
 
+/* Requests are counted by route and status in the log phase. */
+
+static ngx_int_t
+ngx_http_webpush_postconfiguration(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_webpush_metrics_log_handler;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webpush_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_webpush_main_conf_t  *wmcf;
+
+    if (ngx_http_webpush_metrics_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* NULL without an http block */
+    wmcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_webpush_module);
+    if (wmcf == NULL) {
+        return NGX_OK;
+    }
+
+    /* per-worker PostgreSQL pool and Redis connection (pg.c, redis.c) */
+
+    if (ngx_http_webpush_pg_init_process(cycle, &wmcf->pg) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_webpush_redis_init_process(cycle, &wmcf->redis) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Reloads and worker exits release every connection. */
+
+static void
+ngx_http_webpush_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_webpush_redis_exit_process(cycle);
+    ngx_http_webpush_pg_exit_process(cycle);
+}
+
+
 static void *
 ngx_http_webpush_create_main_conf(ngx_conf_t *cf)
 {
@@ -785,7 +1069,17 @@ ngx_http_webpush_create_main_conf(ngx_conf_t *cf)
      *     wmcf->vapid_key_etag = { 0, NULL };
      *     wmcf->needs = 0;
      *     wmcf->needs_file = { 0, NULL };
+     *     wmcf->pg = { 0 };          (filled by its directive)
+     *     wmcf->jwt_secret = { 0, NULL };
+     *     wmcf->jwt_user_claim = { 0, NULL };
+     *     wmcf->send_role_claim = { 0, NULL };
+     *     wmcf->send_role_value = { 0, NULL };
+     *     wmcf->endpoint_policy = NULL;
+     *     wmcf->shm_zone = NULL;
      */
+
+    wmcf->ttl_default = NGX_CONF_UNSET;
+    wmcf->active_refresh = NGX_CONF_UNSET_MSEC;
 
     return wmcf;
 }
@@ -805,6 +1099,50 @@ ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf)
                       "\"%V\" requires \"webpush_vapid_public_key\" "
                       "in the http block, in %V:%ui",
                       &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((wmcf->needs & NGX_HTTP_WEBPUSH_NEEDS_PG)
+        && wmcf->pg.url.len == 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" requires \"webpush_postgres\" "
+                      "in the http block, in %V:%ui",
+                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((wmcf->needs & NGX_HTTP_WEBPUSH_NEEDS_REDIS)
+        && wmcf->redis.url.len == 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" requires \"webpush_redis\" "
+                      "in the http block, in %V:%ui",
+                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* claim names are handed to lib/ as C strings */
+
+    if (wmcf->jwt_user_claim.data == NULL) {
+        ngx_str_set(&wmcf->jwt_user_claim, "sub");
+    }
+
+    if (wmcf->send_role_claim.data == NULL) {
+        ngx_str_set(&wmcf->send_role_claim, "role");
+        ngx_str_set(&wmcf->send_role_value, "admin");
+    }
+
+    if (wmcf->endpoint_policy == NULL
+        && ngx_http_webpush_allowed_endpoints(cf, NULL, wmcf) != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_value(wmcf->ttl_default, 86400);
+    ngx_conf_init_msec_value(wmcf->active_refresh, 30000);
+
+    if (ngx_http_webpush_metrics_init_conf(cf, wmcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -829,6 +1167,8 @@ ngx_http_webpush_create_loc_conf(ngx_conf_t *cf)
      */
 
     wlcf->vapid_key_max_age = NGX_CONF_UNSET;
+    wlcf->auth_user_index = NGX_CONF_UNSET;
+    wlcf->auth_send_index = NGX_CONF_UNSET;
 
     return wlcf;
 }
@@ -840,10 +1180,33 @@ ngx_http_webpush_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_webpush_loc_conf_t *prev = parent;
     ngx_http_webpush_loc_conf_t *conf = child;
 
+    ngx_http_webpush_main_conf_t  *wmcf;
+
     /* conf->route is per location: nested locations get no handler */
 
     ngx_conf_merge_sec_value(conf->vapid_key_max_age,
                              prev->vapid_key_max_age, 3600);
+
+    ngx_conf_merge_value(conf->auth_user_index, prev->auth_user_index,
+                         NGX_CONF_UNSET);
+    ngx_conf_merge_value(conf->auth_send_index, prev->auth_send_index,
+                         NGX_CONF_UNSET);
+
+    /* merging runs after the whole http block: the secret is known */
+
+    wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webpush_module);
+
+    if (conf->route
+        && (conf->route->needs & NGX_HTTP_WEBPUSH_NEEDS_AUTH)
+        && conf->auth_user_index == NGX_CONF_UNSET
+        && wmcf->jwt_secret.len == 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" requires \"webpush_jwt_secret\" in the "
+                           "http block or \"webpush_auth_user_variable\"",
+                           &conf->route->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

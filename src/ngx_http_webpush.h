@@ -109,6 +109,8 @@ typedef struct {
     unsigned                    done:1;     /* response already sent */
 
     ngx_str_t                   body;       /* whole request body */
+    size_t                      body_max;
+    ngx_http_client_body_handler_pt  body_post;
 
     /* route specific */
     ngx_str_t                   endpoint;
@@ -125,6 +127,9 @@ extern ngx_http_webpush_route_t  ngx_http_webpush_routes[];
 
 ngx_int_t ngx_http_webpush_send_json(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len, ngx_str_t *cache_control);
+ngx_int_t ngx_http_webpush_send_body(ngx_http_request_t *r,
+    ngx_uint_t status, ngx_str_t *type, u_char *body, size_t len,
+    ngx_str_t *cache_control);
 ngx_int_t ngx_http_webpush_send_error(ngx_http_request_t *r,
     ngx_uint_t status, const char *code, const char *fmt, ...);
 ngx_int_t ngx_http_webpush_send_wp_error(ngx_http_request_t *r,
@@ -140,14 +145,18 @@ void ngx_http_webpush_finalize(ngx_http_request_t *r, ngx_int_t rc);
 /* Configuration values: literal | env:NAME | file:PATH (face file) */
 char *ngx_http_webpush_conf_value(ngx_conf_t *cf, ngx_str_t *spec,
     ngx_str_t *value);
+/* the same, but an unset env:NAME gives *fallback instead of an error */
+char *ngx_http_webpush_conf_value_or(ngx_conf_t *cf, ngx_str_t *spec,
+    ngx_str_t *fallback, ngx_str_t *value);
 ngx_str_t ngx_http_webpush_conf_source(ngx_str_t *spec);
 
 /* Auth (src/ngx_http_webpush_auth.c) */
 
 /*
  * Authenticate r: the user id (and the send permission) from the JWT or
- * from the configured variables, into ctx.  Returns NGX_OK, or the status
- * of an error response already sent (401, 403, ...): return it.
+ * from the configured variables, into ctx.  Returns NGX_DECLINED (go on:
+ * no response writer ever returns it), or what the error response already
+ * sent (401, 403) returned: return that from the handler.
  */
 ngx_int_t ngx_http_webpush_auth(ngx_http_request_t *r,
     ngx_http_webpush_ctx_t *ctx, ngx_uint_t need_send);
