@@ -33,6 +33,7 @@ cli=$build/webpush-cli
 sender=$build/webpush-sender
 sender_name=$sender
 module=$build/nginx/ngx_http_webpush_module.so
+export WEBPUSH_CLIENT_DIR=${WEBPUSH_CLIENT_DIR:-$top/client}  # /demo/ in nginx.conf.in
 ready_path=/api/push/vapid-public-key
 
 # shellcheck source=util/lib-stack.sh

@@ -4,7 +4,8 @@
 #   2. fuzz targets, briefly, over their seed corpora
 #   3. a throwaway stack (PostgreSQL, Redis, nginx + module, sender) on
 #      fresh random ports, then the Test::Nginx suite (t/*.t) and the
-#      end-to-end suite (t/e2e/*.t) against it
+#      end-to-end suite (t/e2e/*.t) and the browser test (t/browser/)
+#      against it
 # The stack is torn down on any exit.  Ends with "N passed, N failed" and
 # exits non-zero if anything failed.
 #
@@ -129,6 +130,8 @@ all)
         if ls t/e2e/*.t >/dev/null 2>&1; then
             run_prove "e2e" -I t/lib t/e2e/
         fi
+        # client/ in headless Chromium against this stack (t/browser/run.sh)
+        run_prove "browser" t/browser/
     fi
     ;;
 nginx)
