@@ -140,4 +140,31 @@ sub install_check_section {
     });
 }
 
+# A raw HTTP/1.1 request with a chunked body (two chunks); $headers are
+# "Key: value" lines.
+sub raw_chunked {
+    my ($uri, $headers, $body) = @_;
+    my $half = int(length($body) / 2);
+    my $req = "POST $uri HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+            . "Transfer-Encoding: chunked\r\n";
+    $req .= "$_\r\n" for grep { length } split /\n/, $headers;
+    $req .= "\r\n";
+    for my $part (substr($body, 0, $half), substr($body, $half)) {
+        $req .= sprintf("%x\r\n%s\r\n", length($part), $part);
+    }
+    return [$req . "0\r\n\r\n"];
+}
+
+# Blocks without http_config / config get the file's defaults.
+sub default_configs {
+    my ($http_config, $config) = @_;
+    Test::Nginx::Socket::add_block_preprocessor(sub {
+        my $block = shift;
+        $block->set_value(http_config => $http_config)
+            unless defined $block->http_config;
+        $block->set_value(config => $config)
+            unless defined $block->config;
+    });
+}
+
 1;
