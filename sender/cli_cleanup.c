@@ -77,7 +77,7 @@ static const clean_table_t  clean_tables[] = {
  * KEYS[1] = jobs stream; ARGV[1] = cutoff ms, ARGV[2] = "1" to trim.
  * Returns {MINID, entries below it}: entries older than the cutoff that
  * are at or before every group's last-delivered id and before its oldest
- * pending one.
+ * pending one.  A stream nobody reads (no group) keeps everything.
  */
 static const char  clean_trim_lua[] =
     "if redis.call('EXISTS', KEYS[1]) == 0 then return {'', 0} end "
@@ -85,12 +85,16 @@ static const char  clean_trim_lua[] =
     " '^(%d+)-(%d+)$') return tonumber(ms), tonumber(seq) end "
     "local function lt(a, b) local am, as = key(a) local bm, bs = key(b)"
     " return am < bm or (am == bm and as < bs) end "
+    "local groups = redis.call('XINFO', 'GROUPS', KEYS[1]) "
+    "if #groups == 0 then return {'', 0} end "
     "local minid = ARGV[1] .. '-0' "
-    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "
+    "for _, g in ipairs(groups) do "
     "  local f = {} "
     "  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end "
-    "  if lt(f['last-delivered-id'], minid) then"
-    "    minid = f['last-delivered-id'] end "
+    "  local ms, seq = string.match(f['last-delivered-id'],"
+    " '^(%d+)-(%d+)$') "
+    "  local after = ms .. '-' .. string.format('%d', tonumber(seq) + 1) "
+    "  if lt(after, minid) then minid = after end "
     "  local p = redis.call('XPENDING', KEYS[1], f['name']) "
     "  if p[1] > 0 and lt(p[2], minid) then minid = p[2] end "
     "end "

@@ -192,6 +192,28 @@ sub add_subscription {
     return $id;
 }
 
+# $n mock subscriptions for users "$user_prefix$i" in one INSERT, each
+# following $topic when given; returns their mock ids.
+sub add_subscriptions {
+    my ($port, $n, $user_prefix, $topic) = @_;
+    my (@ids, @rows);
+    for my $i (1 .. $n) {
+        my ($code, $sub) = mock_api($port, 'POST', '/_mock/subscriptions', '{}');
+        die "mock subscribe: $code" unless $code == 201;
+        push @ids, ($sub->{endpoint} =~ m{/push/([^/]+)$})[0];
+        push @rows, "('$user_prefix$i', '$sub->{endpoint}', "
+                    . "'$sub->{keys}{p256dh}', '$sub->{keys}{auth}')";
+    }
+    psql('INSERT INTO "PushSubscription" ("userId", "endpoint", "p256dh",'
+         . ' "auth") VALUES ' . join(', ', @rows));
+    if ($topic) {
+        psql(qq{INSERT INTO "PushSubscriptionTopic" ("subscriptionId", "topic")
+                SELECT "id", '$topic' FROM "PushSubscription"
+                WHERE "userId" LIKE '$user_prefix%'});
+    }
+    return @ids;
+}
+
 sub mock_messages {
     my ($port, $id) = @_;
     my (undef, $m) = mock_api($port, 'GET',
