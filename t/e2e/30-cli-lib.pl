@@ -222,11 +222,15 @@ sub mock_messages {
 }
 
 # Start webpush-sender under $prefix against the mock on $port.
+# %env: more environment (e.g. REDIS_URL of another Redis, whose port is
+# then given as redis_port for the readiness check).
 sub start_sender {
-    my ($prefix, $port, $name) = @_;
+    my ($prefix, $port, $name, %opt) = @_;
     my $log = "$tmp/sender-$name.log";
+    my $rport = $opt{redis_port} || $ENV{REDIS_PORT};
     my $pid = fork() // die "fork: $!";
     if ($pid == 0) {
+        $ENV{$_} = $opt{env}{$_} for keys %{ $opt{env} || {} };
         $ENV{WEBPUSH_QUEUE_PREFIX} = $prefix;
         $ENV{WEBPUSH_CONSUMER} = $name;
         $ENV{WEBPUSH_ALLOWED_ENDPOINTS} = "127.0.0.1:$port";
@@ -239,9 +243,33 @@ sub start_sender {
     }
     $kids{$pid} = "sender $name";
     # Ready when its heartbeat is there.
-    wait_for(sub { redis('EXISTS', "${prefix}sender:$name") =~ /1/ }, 10)
+    wait_for(sub { `redis-cli -p $rport EXISTS '${prefix}sender:$name'` =~ /1/ }, 10)
         or die "sender $name did not start:\n" . slurp($log);
     return $pid;
+}
+
+# A private redis-server on a free port (@conf: more "--name value"
+# options); returns its port.
+sub start_redis {
+    my (@conf) = @_;
+    my $port = do {
+        require IO::Socket::INET;
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0) or die "socket: $!";
+        $s->sockport;
+    };
+    mkdir "$tmp/redis-$port";
+    my $pid = fork() // die "fork: $!";
+    if ($pid == 0) {
+        open(STDOUT, '>', "$tmp/redis-$port/log") or die;
+        open(STDERR, '>&', \*STDOUT) or die;
+        exec('redis-server', '--port', $port, '--bind', '127.0.0.1',
+             '--dir', "$tmp/redis-$port", '--save', '', @conf) or die;
+    }
+    $kids{$pid} = "redis $port";
+    wait_for(sub { `redis-cli -p $port PING 2>/dev/null` =~ /PONG/ }, 10)
+        or die "redis-server did not start:\n" . slurp("$tmp/redis-$port/log");
+    return $port;
 }
 
 sub stop_pid {
