@@ -111,8 +111,8 @@ static const char  ngx_http_webpush_unsubscribe_sql[] =
     " WHERE \"endpoint\" = $1 AND \"userId\" = $2),"
 
 #define NGX_HTTP_WEBPUSH_TOPICS_RESULT                                       \
-    " SELECT s.\"id\", COALESCE((SELECT json_agg(z.\"topic\""                \
-    " ORDER BY z.\"topic\") FROM (SELECT \"topic\""                          \
+    " SELECT s.\"id\", COALESCE((SELECT array_to_json(array_agg(z.\"topic\"" \
+    " ORDER BY z.\"topic\")) FROM (SELECT \"topic\""                         \
     " FROM \"PushSubscriptionTopic\" WHERE \"subscriptionId\" = s.\"id\""    \
     " EXCEPT SELECT \"topic\" FROM del"                                      \
     " UNION SELECT \"topic\" FROM ins) z), '[]') FROM s"
@@ -550,7 +550,7 @@ ngx_http_webpush_topics_done(void *data, PGresult *res, ngx_int_t rc)
     id.data = (u_char *) PQgetvalue(res, 0, 0);
     id.len = PQgetlength(res, 0, 0);
 
-    /* json_agg of validated topic names: already JSON */
+    /* array_to_json of validated topic names: compact JSON already */
     topics.data = (u_char *) PQgetvalue(res, 0, 1);
     topics.len = PQgetlength(res, 0, 1);
 
