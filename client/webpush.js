@@ -387,22 +387,41 @@
         forget();
         return { wasSubscribed: false };
       }
-      await api("DELETE", paths.subscribe,
-        { body: { endpoint: sub.endpoint }, auth: true, okStatuses: [404] });
+      await deleteSubscription(sub.endpoint);
       await sub.unsubscribe();
       forget();
       return { wasSubscribed: true };
     }
 
-    /** PUT replaces, POST adds, DELETE removes topics; needs a subscription. */
-    async function topics(method, list) {
-      const sub = await getSubscription();
-      if (!sub) {
-        throw new WebPushError(ERROR_CODES.NOT_SUBSCRIBED,
-          "Subscribe to notifications first, then choose topics.");
+    /**
+     * Remove the current user's subscription for `endpoint` on the server
+     * only (the browser stays subscribed): for a sign-out, say, where the
+     * next user of this browser must not get the previous one's messages.
+     * @param {string} endpoint
+     * @returns {Promise<{deleted: boolean}>} false: the server had none
+     */
+    async function deleteSubscription(endpoint) {
+      const { status } = await api("DELETE", paths.subscribe,
+        { body: { endpoint }, auth: true, okStatuses: [404] });
+      return { deleted: status !== 404 };
+    }
+
+    /**
+     * PUT replaces, POST adds, DELETE removes topics of this browser's
+     * subscription (or of `endpoint`, for one saved with saveSubscription).
+     * @returns {Promise<{id: string, topics: string[]}>} the resulting set
+     */
+    async function topics(method, list, endpoint) {
+      if (!endpoint) {
+        const sub = await getSubscription();
+        if (!sub) {
+          throw new WebPushError(ERROR_CODES.NOT_SUBSCRIBED,
+            "Subscribe to notifications first, then choose topics.");
+        }
+        endpoint = sub.endpoint;
       }
       const { body } = await api(method, paths.topics,
-        { body: { endpoint: sub.endpoint, topics: normalizeTopics(list) }, auth: true });
+        { body: { endpoint, topics: normalizeTopics(list) }, auth: true });
       return { id: body && body.id, topics: (body && body.topics) || [] };
     }
 
@@ -459,10 +478,11 @@
 
     return Object.freeze({
       apiBase, supported: supportCheck, getVapidKey, register, requestPermission,
-      getSubscription, subscribe, saveSubscription, unsubscribe, sync, status,
-      setTopics: (list) => topics("PUT", list),
-      follow: (list) => topics("POST", list),
-      unfollow: (list) => topics("DELETE", list),
+      getSubscription, subscribe, saveSubscription, deleteSubscription,
+      unsubscribe, sync, status,
+      setTopics: (list, endpoint) => topics("PUT", list, endpoint),
+      follow: (list, endpoint) => topics("POST", list, endpoint),
+      unfollow: (list, endpoint) => topics("DELETE", list, endpoint),
     });
   }
 

@@ -249,6 +249,18 @@ async function run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors
     is(await page.textContent("#endpoint"), "none", "... and shows no endpoint as subscribed");
   }
 
+  await page.fill("#topics", "news");
+  await page.click("#follow");
+  is(await until(async () => {
+    const c = await page.getAttribute("#error", "data-code");
+    return c === "not_subscribed" ? c : null;
+  }), "not_subscribed", "Follow before subscribing: page says to subscribe first");
+  await page.click("#unsubscribe");
+  is(await until(async () => {
+    const t = await page.textContent("#status");
+    return /not subscribed/.test(t) ? t : null;
+  }), "This browser was not subscribed.", "Unsubscribe when not subscribed: page says so");
+
   // -- the API half, with a subscription the test makes up ----------------
   await apiChecks(page, token);
 
@@ -374,14 +386,14 @@ async function apiChecks(page, token) {
     endpoint: `https://fcm.googleapis.com/fcm/send/browser-test-${crypto.randomUUID()}`,
     expirationTime: null, keys: { p256dh, auth },
   };
-  const call = (tok, method, arg, topics) => page.evaluate(async ({ tok, method, arg, topics }) => {
+  const call = (tok, method, ...args) => page.evaluate(async ({ tok, method, args }) => {
     const c = WebPush.create({ token: () => tok });
     try {
-      return { ok: await c[method](arg, topics) };
+      return { ok: await c[method](...args) };
     } catch (e) {
       return { error: { code: e.code, status: e.status, message: e.message, isWebPushError: e instanceof WebPush.Error } };
     }
-  }, { tok, method, arg, topics });
+  }, { tok, method, args });
 
   const badToken = await call("not.a.jwt", "saveSubscription", sub, ["event:123"]);
   ok(badToken.error && badToken.error.isWebPushError && badToken.error.status >= 400 &&
@@ -393,6 +405,8 @@ async function apiChecks(page, token) {
     skip("POST subscribe with a user token stores the subscription (201, id)",
       "the dev stack has no /api/push/subscribe location yet");
     skip("POST it again: 200, same id", "no subscribe route");
+    skip("follow, unfollow, set topics", "no subscribe route");
+    skip("DELETE subscribe: 204, then 404 (deleted: false)", "no subscribe route");
     return;
   }
   is(badToken.error && badToken.error.status, 401, "... a bad token is a 401");
@@ -402,6 +416,26 @@ async function apiChecks(page, token) {
   const second = await call(token, "saveSubscription", sub);
   ok(second.ok && second.ok.created === false && second.ok.id === (first.ok && first.ok.id),
     "POST it again: 200, same id", second);
+
+  const topicsProbe = await page.evaluate(async () => {
+    const r = await fetch("/api/push/topics", { method: "PUT", body: "{}" });
+    return { status: r.status, body: await r.text() };
+  });
+  if (topicsProbe.status === 404 && /not_found/.test(topicsProbe.body)) {
+    skip("follow, unfollow, set topics", "the dev stack has no /api/push/topics location yet");
+  } else {
+    const sorted = (r) => r.ok && [...r.ok.topics].sort().join(",");
+    const followed = await call(token, "follow", ["news", " news "], sub.endpoint);
+    is(sorted(followed), "event:123,news", "follow: adds a topic to those given at subscribe");
+    const unfollowed = await call(token, "unfollow", ["event:123"], sub.endpoint);
+    is(sorted(unfollowed), "news", "unfollow: removes one");
+    const set = await call(token, "setTopics", "a:2, a:1", sub.endpoint);
+    is(sorted(set), "a:1,a:2", "setTopics: replaces the set (comma-separated text accepted)");
+  }
+  const del = await call(token, "deleteSubscription", sub.endpoint);
+  const delAgain = await call(token, "deleteSubscription", sub.endpoint);
+  ok(del.ok && del.ok.deleted === true && delAgain.ok && delAgain.ok.deleted === false,
+    "DELETE subscribe: 204, then 404 (deleted: false)", { del, delAgain });
 }
 
 main().then(finish, (e) => {
