@@ -19,6 +19,8 @@
  *   NAME is resolved once when the configuration is loaded (hiredis would
  *   resolve it with a blocking getaddrinfo() on every reconnect).  The
  *   password is sent with AUTH after connecting and is never logged.
+ *   Quote a prefix with braces, nginx reads "{" as a block:
+ *   webpush_redis env "prefix={myapp}:";
  *
  * NOTE FOR THE FACE FILE (app engineer):
  *   - main conf embeds "ngx_http_webpush_redis_conf_t  redis;", zeroed by
