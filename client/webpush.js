@@ -157,7 +157,7 @@
     const paths = Object.assign({}, DEFAULT_PATHS, options.paths || {});
     const swUrl = options.serviceWorker || "sw.js";
     const subscribeTimeoutMs = options.subscribeTimeoutMs ?? 20000;
-    const doFetch = options.fetch || global.fetch.bind(global);
+    const doFetch = options.fetch || (global.fetch && global.fetch.bind(global));
     const tokenProvider = options.token || null;
     const storeKey = STORE_PREFIX + apiBase;
     let vapidKeyPromise = null;
@@ -269,6 +269,7 @@
     function waitActive(reg) {
       if (reg.active) return reg;
       const sw = reg.installing || reg.waiting;
+      if (!sw) return reg;
       return new Promise((resolve, reject) => {
         sw.addEventListener("statechange", () => {
           if (sw.state === "activated") resolve(reg);
