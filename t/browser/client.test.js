@@ -329,6 +329,11 @@ async function run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors
   ok(empty, "push with an empty payload: still a notification, with the fallback title",
     desktop.notifications());
 
+  await deliver(JSON.stringify({ title: "Odd", body: "bad options", renotify: true, actions: "oops" }));
+  const odd = await desktop.waitFor((e) => e.event === "notify" && e.summary === "Odd");
+  ok(odd && bodyText(odd) === "bad options",
+    "options the browser rejects (actions not a list, renotify without tag): still shown", odd);
+
   // -- a click opens the url ----------------------------------------------
   // notifyd answers Notify with its id: the first notify of our payload.
   const clickId = (await desktop.waitFor((e) => e.event === "notify" &&
@@ -363,6 +368,24 @@ async function run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors
   const badPage = await openedBad;
   is(badPage && badPage.url(), `${apiUrl}/demo/`,
     "a javascript: url is never run: the click opens the worker's scope instead");
+
+  // An action button with its own url (Chromium shows at most two).
+  await deliver(JSON.stringify({
+    title: "With buttons", url: "/demo/demo.html?from=body", tag: "buttons",
+    actions: [{ action: "details", title: "Details", url: "/demo/demo.html?from=button" },
+      { action: "later", title: "Later" }],
+  }));
+  const withButtons = await desktop.waitFor((e) => e.event === "notify" && e.summary === "With buttons");
+  // D-Bus actions come as [key, label, key, label...].
+  const acts = (withButtons && withButtons.actions) || [];
+  const detailsKey = acts[acts.indexOf("Details") - 1];
+  ok(acts.includes("Details") && acts.includes("Later"),
+    "action buttons reach the desktop with their titles", acts);
+  const openedByButton = ctx.waitForEvent("page", { timeout: 10000 }).catch(() => null);
+  if (detailsKey !== undefined) desktop.send({ cmd: "click", id: withButtons.id, action: detailsKey });
+  const buttonPage = await openedByButton;
+  is(buttonPage && buttonPage.url(), `${apiUrl}/demo/demo.html?from=button`,
+    "clicking an action button opens that button's url");
 
   ok(consoleErrors.every((e) => !/Uncaught|TypeError|ReferenceError|SyntaxError/.test(e)),
     "no script errors on the page", consoleErrors);
