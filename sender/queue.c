@@ -92,7 +92,9 @@ wp_queue_connect(wp_queue_t *q)
         freeReplyObject(r);
     }
 
-    r = wp_queue_cmd(q, "XGROUP CREATE %sjobs %s $ MKSTREAM", q->prefix,
+    /* From 0, not $: jobs enqueued before any sender ever ran count too
+     * (acked entries are deleted, so 0 holds only unfinished work). */
+    r = wp_queue_cmd(q, "XGROUP CREATE %sjobs %s 0 MKSTREAM", q->prefix,
                      WP_QUEUE_GROUP);
     if (r == NULL) {
         return -1;

@@ -21,7 +21,7 @@ our $JSON = JSON::PP->new->utf8->canonical;
 my $python = '/usr/bin/python3';
 my $top    = $ENV{WEBPUSH_TOP}   || '.';
 my $build  = $ENV{WEBPUSH_BUILD} || "$top/build";
-my $tmp    = tempdir(CLEANUP => 1);
+my $tmp    = tempdir(CLEANUP => !$ENV{SENDER_TEST_KEEP});
 my (%children, %http);
 my $seq = 0;
 
