@@ -269,7 +269,7 @@ ngx_http_webpush_health_done(ngx_http_webpush_health_ctx_t *ctx,
 
     rc = ngx_http_webpush_health_respond(ctx);
 
-    ngx_http_webpush_finalize(r, rc);
+    ngx_http_finalize_request(r, rc);
     ngx_http_run_posted_requests(c);
 }
 

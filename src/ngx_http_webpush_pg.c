@@ -134,6 +134,7 @@ static void ngx_http_webpush_pg_connect_failed(
     ngx_http_webpush_pg_conn_t *conn, const char *what);
 static u_char *ngx_http_webpush_pg_error(PGconn *pgconn, u_char *buf,
     size_t len);
+static void ngx_http_webpush_pg_notice(void *arg, const char *message);
 
 static ngx_int_t ngx_http_webpush_pg_parse_url(ngx_conf_t *cf,
     ngx_http_webpush_pg_conf_t *pgcf, ngx_str_t *url, ngx_str_t *source);
@@ -179,7 +180,8 @@ ngx_http_webpush_pg_query(ngx_pool_t *owner, ngx_log_t *log, const char *sql,
 
     /* fail fast while the server is known to be down */
     if (ngx_http_webpush_pg_is_down()) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
+        /* the outage itself was logged as an error when it began */
+        ngx_log_error(NGX_LOG_INFO, log, 0,
                       "webpush: PostgreSQL is down, query refused");
         return NGX_ERROR;
     }
@@ -568,6 +570,9 @@ ngx_http_webpush_pg_conn_open(void)
         ngx_http_webpush_pg_connect_failed(conn, NULL);
         return NGX_ERROR;
     }
+
+    /* libpq would print notices on stderr */
+    PQsetNoticeProcessor(conn->pgconn, ngx_http_webpush_pg_notice, NULL);
 
     if (PQsetnonblocking(conn->pgconn, 1) != 0) {
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
@@ -1207,6 +1212,22 @@ ngx_http_webpush_pg_error(PGconn *pgconn, u_char *buf, size_t len)
     }
 
     return p;
+}
+
+
+static void
+ngx_http_webpush_pg_notice(void *arg, const char *message)
+{
+    size_t  len;
+
+    len = ngx_strlen(message);
+
+    while (len > 0 && (message[len - 1] == '\n' || message[len - 1] == ' ')) {
+        len--;
+    }
+
+    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                  "webpush: PostgreSQL: %*s", len, message);
 }
 
 

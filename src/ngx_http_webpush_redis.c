@@ -92,6 +92,7 @@ static void ngx_http_webpush_redis_disconnect_cb(const redisAsyncContext *ac,
 static void ngx_http_webpush_redis_setup_cb(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_webpush_redis_ready(void);
+static ngx_uint_t ngx_http_webpush_redis_level(void);
 
 static void ngx_http_webpush_redis_cmd_cb(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -141,7 +142,8 @@ ngx_http_webpush_redis_command(ngx_pool_t *owner, ngx_log_t *log,
     }
 
     if (rd->ac == NULL || (rd->down && !rd->connected)) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
+        /* the outage itself was logged as an error when it began */
+        ngx_log_error(NGX_LOG_INFO, log, 0,
                       "webpush: Redis is down, command refused");
         return NGX_ERROR;
     }
@@ -319,7 +321,7 @@ ngx_http_webpush_redis_connect(void)
     }
 
     if (ac->err) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+        ngx_log_error(ngx_http_webpush_redis_level(), ngx_cycle->log, 0,
                       "webpush: Redis connect to %s:%d failed: %s",
                       rd->target.host, rd->target.port, ac->errstr);
         redisAsyncFree(ac);
@@ -465,7 +467,8 @@ ngx_http_webpush_redis_connect_cb(const redisAsyncContext *ac, int status)
     rd = ngx_http_webpush_redis;
 
     if (status != REDIS_OK) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+        /* an error once; the retries while it stays down at info */
+        ngx_log_error(ngx_http_webpush_redis_level(), ngx_cycle->log, 0,
                       "webpush: Redis connect to %s:%d failed: %s",
                       rd->target.host, rd->target.port,
                       ac->errstr[0] ? ac->errstr : "error");
@@ -534,6 +537,15 @@ ngx_http_webpush_redis_ready(void)
     rd->connected = 1;
     rd->down = 0;
     rd->backoff = 0;
+}
+
+
+/* Log level of a connect failure: an error once, info while still down. */
+
+static ngx_uint_t
+ngx_http_webpush_redis_level(void)
+{
+    return ngx_http_webpush_redis->down ? NGX_LOG_INFO : NGX_LOG_ERR;
 }
 
 
