@@ -28,14 +28,18 @@ node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' \
     || fail "Node.js $(node --version) is too old for playwright-core (need 20+)"
 [ -x "$build/webpush-cli" ] || fail "no $build/webpush-cli (make bins)"
 
-# playwright-core, exactly as locked; reinstalled only when the lock changed.
+# playwright-core, exactly as locked; reinstalled only when the lock changed
+# (under a lock: two test runs at once must not both rebuild node_modules).
 stamp=$here/node_modules/.lock-stamp
-if ! cmp -s "$here/package-lock.json" "$stamp" 2>/dev/null; then
-    if ! out=$(cd "$here" && npm ci --no-audit --no-fund --loglevel=error 2>&1); then
-        printf '%s\n' "$out" | sed 's/^/# /'
-        fail "npm ci in t/browser failed (is the npm registry reachable?)"
-    fi
-    cp "$here/package-lock.json" "$stamp"
+if ! out=$(
+    exec 9>>"${TMPDIR:-/tmp}/webpush-browser-npm.lock"
+    flock 9
+    if ! cmp -s "$here/package-lock.json" "$stamp" 2>/dev/null; then
+        (cd "$here" && npm ci --no-audit --no-fund --loglevel=error 2>&1) &&
+            cp "$here/package-lock.json" "$stamp"
+    fi); then
+    printf '%s\n' "$out" | sed 's/^/# /'
+    fail "npm ci in t/browser failed (is the npm registry reachable?)"
 fi
 
 # No stack given: start one for this run.
