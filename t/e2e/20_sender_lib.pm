@@ -181,7 +181,12 @@ sub redis {
 
 sub redis_raw {
     my ($url, @args) = @_;
-    open(my $p, '-|', 'redis-cli', '-u', $url, @args) or die;
+    my $p;
+    my $pid = open($p, '-|') // die "fork: $!";
+    if ($pid == 0) {
+        open(STDERR, '>', '/dev/null');   # "Could not connect" while down
+        exec('redis-cli', '-u', $url, @args) or exit 127;
+    }
     local $/;
     my $out = <$p> // '';
     close $p;
