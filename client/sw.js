@@ -111,7 +111,7 @@ self.addEventListener("push", (event) => {
 });
 
 /**
- * Resolve a notification's url against the worker's origin; only http(s)
+ * Resolve a notification's url against the worker's scope; only http(s)
  * URLs are opened, anything else (javascript:, data:) falls back to the
  * scope: the payload comes from a server, but a page must not become a
  * launcher for arbitrary schemes if that server is ever fed bad input.
