@@ -175,7 +175,7 @@ PostgreSQL connect failed
 --- http_config
     webpush_vapid_public_key $TEST_NGINX_VAPID_PUBLIC_KEY;
     webpush_postgres "hostaddr=127.0.0.1 port=$TEST_NGINX_T030_CLOSED_PORT user=postgres dbname=webpush";
-    webpush_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    webpush_redis redis://127.0.0.1:$TEST_NGINX_REDIS_PORT "prefix={t030-none}:";
 --- request
 GET /api/push/health
 --- timeout: 1
