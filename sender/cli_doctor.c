@@ -327,32 +327,12 @@ doc_clock(doctor_t *d)
 static void
 doc_senders(doctor_t *d)
 {
-    int          n;
-    char         cursor[32], pat[300];
-    redisReply  *rep;
+    int  n;
 
-    cli_glob_escape(d->r.prefix, pat, sizeof(pat) - 8);
-    strcat(pat, "sender:*");
-    snprintf(cursor, sizeof(cursor), "0");
-    n = 0;
-
-    do {
-        rep = redisCommand(d->r.rc, "SCAN %s MATCH %s COUNT 1000", cursor,
-                           pat);
-        if (rep == NULL || rep->type != REDIS_REPLY_ARRAY
-            || rep->elements != 2)
-        {
-            if (rep) {
-                freeReplyObject(rep);
-            }
-            break;
-        }
-
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        n += (int) rep->element[1]->elements;
-        freeReplyObject(rep);
-
-    } while (strcmp(cursor, "0") != 0);
+    if (cli_senders(&d->r, 0, &n) != CLI_EXIT_OK) {
+        doc_report(d, DOC_FAIL_UNAVAIL, "senders", NULL, "Redis went away");
+        return;
+    }
 
     if (n == 0) {
         doc_report(d, DOC_FAIL, "senders", "start webpush-sender (e.g."

@@ -203,13 +203,86 @@ job_find_pending(cli_redis_t *r, cli_job_info_t *info)
     info->failed = cli_reply_int(cli_reply_field(rep, "failed"), 0);
     info->disabled = cli_reply_int(cli_reply_field(rep, "disabled"), 0);
     info->retried = cli_reply_int(cli_reply_field(rep, "retried"), 0);
+    info->pending = cli_reply_int(cli_reply_field(rep, "pending"), 0);
+
     freeReplyObject(rep);
 
     return CLI_EXIT_OK;
 }
 
 
-/* A sorted set of job JSON members (scheduled, retry): ZSCAN for id. */
+/*
+ * A job whose stream entry is acked while retries are open lives on in
+ * its progress hash (field "job"): walk <prefix>progress:*.
+ */
+static int
+job_find_progress(cli_redis_t *r, const char *needle, const char *id,
+    cli_job_info_t *info)
+{
+    char               cursor[32], pat[300];
+    size_t             i, plen;
+    redisReply        *rep, *keys, *h;
+    const redisReply  *job;
+
+    cli_glob_escape(r->prefix, pat, sizeof(pat) - 12);
+    strcat(pat, "progress:*");
+    plen = strlen(r->prefix) + 9;
+    snprintf(cursor, sizeof(cursor), "0");
+
+    do {
+        rep = cli_redis_cmd(r, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        if (rep == NULL) {
+            return cli_redis_rc(r);
+        }
+
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            break;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        keys = rep->element[1];
+
+        for (i = 0; i < keys->elements && info->state == CLI_JOB_UNKNOWN;
+             i++)
+        {
+            h = cli_redis_cmd(r, "HGETALL %s", keys->element[i]->str);
+            if (h == NULL) {
+                continue;       /* WRONGTYPE: not ours; errors said */
+            }
+
+            job = cli_reply_field(h, "job");
+            if (job && job->type == REDIS_REPLY_STRING
+                && job_is(job->str, job->len, needle, id))
+            {
+                info->state = CLI_JOB_RETRYING;
+                snprintf(info->entry, sizeof(info->entry), "%s",
+                         keys->element[i]->str + plen);
+                job_type(job->str, job->len, info);
+                info->total = cli_reply_int(cli_reply_field(h, "total"), 0);
+                info->sent = cli_reply_int(cli_reply_field(h, "sent"), 0);
+                info->failed = cli_reply_int(cli_reply_field(h, "failed"),
+                                             0);
+                info->disabled = cli_reply_int(cli_reply_field(h,
+                                               "disabled"), 0);
+                info->retried = cli_reply_int(cli_reply_field(h, "retried"),
+                                              0);
+                info->pending = cli_reply_int(cli_reply_field(h, "pending"),
+                                              0);
+            }
+
+            freeReplyObject(h);
+        }
+
+        freeReplyObject(rep);
+
+    } while (strcmp(cursor, "0") != 0 && info->state == CLI_JOB_UNKNOWN);
+
+    return CLI_EXIT_OK;
+}
+
+
+/* A sorted set of job JSON members (scheduled): ZSCAN for id. */
 static int
 job_find_zset(cli_redis_t *r, const char *key, const char *id,
     cli_job_state_t state, cli_job_info_t *info)
@@ -299,7 +372,7 @@ cli_job_find(cli_redis_t *r, PGconn *pg, const char *id,
             return rc;
         }
 
-        rc = job_find_zset(r, "retry", id, CLI_JOB_RETRYING, info);
+        rc = job_find_progress(r, needle, id, info);
         if (rc != CLI_EXIT_OK) {
             return rc;
         }
@@ -345,18 +418,28 @@ cli_job_print(const char *id, const cli_job_info_t *info)
     case CLI_JOB_RUNNING:
         printf("entry:    %s\nsender:   %s (idle %lld ms, delivered %lld"
                " time%s)\nprogress: %lld subscriptions done: %lld sent,"
-               " %lld failed (%lld disabled), %lld retried\n", info->entry,
+               " %lld failed (%lld disabled), %lld retried, %lld waiting"
+               " to be retried\n", info->entry,
                info->consumer, (long long) info->idle_ms,
                (long long) info->deliveries, info->deliveries == 1 ? "" : "s",
                (long long) info->total, (long long) info->sent,
                (long long) info->failed, (long long) info->disabled,
-               (long long) info->retried);
+               (long long) info->retried, (long long) info->pending);
         break;
 
     case CLI_JOB_SCHEDULED:
-    case CLI_JOB_RETRYING:
         printf("due:      %s\n",
                cli_time_text(info->due_ms, when, sizeof(when)));
+        break;
+
+    case CLI_JOB_RETRYING:
+        printf("entry:    %s (fan-out done, %lld deliver%s waiting to be"
+               " retried)\nprogress: %lld subscriptions done: %lld sent,"
+               " %lld failed (%lld disabled), %lld retried\n", info->entry,
+               (long long) info->pending, info->pending == 1 ? "y" : "ies",
+               (long long) info->total, (long long) info->sent,
+               (long long) info->failed, (long long) info->disabled,
+               (long long) info->retried);
         break;
 
     case CLI_JOB_FINISHED:

@@ -2,7 +2,9 @@
  * webpush-cli: where one job is (shared by `job` and `send --wait`).
  * A job id is found, in this order, in "NotificationLog" (finished), the
  * dead-letter stream, the jobs stream (waiting, or pending at a sender
- * with its fan-out checkpoint), the scheduled set and the retry set.
+ * with its fan-out checkpoint), the scheduled set, and the jobs whose
+ * fan-out is done but some deliveries wait to be retried (their
+ * <prefix>progress:<entry> hash, which holds the job).
  */
 
 #ifndef WP_CLI_JOB_H
@@ -17,7 +19,7 @@ typedef enum {
     CLI_JOB_QUEUED,             /* in the stream, not handed out yet */
     CLI_JOB_RUNNING,            /* handed to a sender, not acked */
     CLI_JOB_SCHEDULED,          /* waiting for its sendAt */
-    CLI_JOB_RETRYING,           /* waiting in the retry set */
+    CLI_JOB_RETRYING,           /* fan-out done, deliveries to retry */
     CLI_JOB_FINISHED,           /* "NotificationLog" row written */
     CLI_JOB_DEAD                /* in the dead-letter stream */
 } cli_job_state_t;
@@ -31,6 +33,7 @@ typedef struct {
     int64_t          deliveries;        /* RUNNING */
     int64_t          due_ms;            /* SCHEDULED, RETRYING */
     int64_t          total, sent, failed, disabled, retried;
+    int64_t          pending;           /* retry items still open */
     int              expired;           /* FINISHED */
     char             created[40];       /* FINISHED: "NotificationLog" */
     char             reason[512];       /* DEAD */

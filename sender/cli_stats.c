@@ -204,57 +204,19 @@ stats_hash_line(const redisReply *h)
 static int
 stats_senders(cli_redis_t *r)
 {
-    int          n;
-    char         cursor[32], pat[300];
-    size_t       i, plen;
-    redisReply  *rep, *h, *keys;
-
-    cli_glob_escape(r->prefix, pat, sizeof(pat) - 8);
-    strcat(pat, "sender:*");
-    plen = strlen(r->prefix) + 7;
+    int          n, rc;
+    redisReply  *rep;
 
     printf("senders (live heartbeats)\n");
-    snprintf(cursor, sizeof(cursor), "0");
-    n = 0;
 
-    do {
-        rep = cli_redis_cmd(r, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
-        if (rep == NULL) {
-            return cli_redis_rc(r);
-        }
-
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            freeReplyObject(rep);
-            break;
-        }
-
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        keys = rep->element[1];
-
-        for (i = 0; i < keys->elements; i++) {
-            h = cli_redis_cmd(r, "HGETALL %s", keys->element[i]->str);
-            if (h == NULL) {
-                if (r->last_rc != CLI_EXIT_FAIL) {
-                    freeReplyObject(rep);
-                    return cli_redis_rc(r);
-                }
-                continue;
-            }
-
-            if (h->elements > 0) {
-                printf("  %s:", keys->element[i]->str + plen);
-                stats_hash_line(h);
-                n++;
-            }
-            freeReplyObject(h);
-        }
-
-        freeReplyObject(rep);
-
-    } while (strcmp(cursor, "0") != 0);
+    rc = cli_senders(r, 1, &n);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
 
     if (n == 0) {
-        printf("  none: no sender has reported in the last %d s\n", 15);
+        printf("  none: no sender has reported in the last %d s\n",
+               CLI_SENDER_LIVE_S);
     }
 
     rep = cli_redis_cmd(r, "HGETALL %smetrics", r->prefix);

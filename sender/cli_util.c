@@ -216,6 +216,106 @@ cli_glob_escape(const char *prefix, char *out, size_t cap)
 }
 
 
+/* One sender's line from its heartbeat hash. */
+static int
+cli_sender_line(cli_redis_t *r, const char *name)
+{
+    size_t       i;
+    redisReply  *h;
+
+    h = cli_redis_cmd(r, "HGETALL %ssender:%s", r->prefix, name);
+    if (h == NULL) {
+        return r->last_rc == CLI_EXIT_FAIL ? CLI_EXIT_OK : cli_redis_rc(r);
+    }
+
+    printf("  %s:", name);
+
+    for (i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        printf(" %s=%s", h->element[i]->str ? h->element[i]->str : "?",
+               h->element[i + 1]->str ? h->element[i + 1]->str : "?");
+    }
+
+    printf("%s\n", h->elements ? "" : " (no heartbeat details)");
+    freeReplyObject(h);
+
+    return CLI_EXIT_OK;
+}
+
+
+int
+cli_senders(cli_redis_t *r, int print, int *n)
+{
+    int          rc;
+    char         cursor[32], pat[300];
+    size_t       i, plen;
+    redisReply  *rep, *keys;
+
+    *n = 0;
+
+    rep = cli_redis_cmd(r, "ZRANGEBYSCORE %ssenders %lld +inf", r->prefix,
+                        (long long) (cli_now_ms() / 1000 - CLI_SENDER_LIVE_S));
+    if (rep == NULL && r->last_rc != CLI_EXIT_FAIL) {
+        return cli_redis_rc(r);
+    }
+
+    for (i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements;
+         i++)
+    {
+        (*n)++;
+        if (print && (rc = cli_sender_line(r, rep->element[i]->str))
+                     != CLI_EXIT_OK)
+        {
+            freeReplyObject(rep);
+            return rc;
+        }
+    }
+
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    if (*n > 0) {
+        return CLI_EXIT_OK;
+    }
+
+    /* Senders that keep only the expiring hash. */
+    cli_glob_escape(r->prefix, pat, sizeof(pat) - 8);
+    strcat(pat, "sender:*");
+    plen = strlen(r->prefix) + 7;
+    snprintf(cursor, sizeof(cursor), "0");
+
+    do {
+        rep = cli_redis_cmd(r, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
+        if (rep == NULL) {
+            return cli_redis_rc(r);
+        }
+
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            freeReplyObject(rep);
+            break;
+        }
+
+        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
+        keys = rep->element[1];
+
+        for (i = 0; i < keys->elements; i++) {
+            (*n)++;
+            if (print && (rc = cli_sender_line(r, keys->element[i]->str
+                                                  + plen)) != CLI_EXIT_OK)
+            {
+                freeReplyObject(rep);
+                return rc;
+            }
+        }
+
+        freeReplyObject(rep);
+
+    } while (strcmp(cursor, "0") != 0);
+
+    return CLI_EXIT_OK;
+}
+
+
 int
 cli_redis_rc(const cli_redis_t *r)
 {

@@ -57,6 +57,15 @@ int cli_redis_ensure_group(cli_redis_t *r);
 /* prefix with SCAN/MATCH glob characters escaped, into out. */
 const char *cli_glob_escape(const char *prefix, char *out, size_t cap);
 
+/*
+ * Live senders: members of <prefix>senders beaten within
+ * CLI_SENDER_LIVE_S, else (older senders) the <prefix>sender:<name>
+ * heartbeat hashes, which expire.  With print, one line each: "  name:
+ * field=value ...".  Sets *n; returns a CLI_EXIT_* code.
+ */
+#define CLI_SENDER_LIVE_S  15
+int cli_senders(cli_redis_t *r, int print, int *n);
+
 /* The exit code for the last cli_redis_cmd() that returned NULL. */
 int cli_redis_rc(const cli_redis_t *r);
 

@@ -218,6 +218,24 @@ ok(wait_for(sub { (cli(\%env, 'job', $id1))[1] =~ /state:\s+finished/ }, 20),
     like($out, qr/^sent:\s+1$/m, '... and was sent');
 }
 
+# ---- job: fan-out done, deliveries waiting for a retry (progress hash) ---------
+
+{
+    my $rid = 'dddddddd-0000-4000-8000-000000000030';
+    my $job = $json->encode({ v => 1, id => $rid, type => 'retrying30',
+        to => { all => JSON::PP::true }, payload => {}, ttl => 60,
+        createdAt => int(time() * 1000) });
+    redis('HSET', "${P}progress:7-7", 'job', $job, 'total', 5, 'sent', 3,
+          'failed', 0, 'pending', 2, 'done', 1);
+    my ($rc, $out) = cli(\%env, 'job', $rid);
+    is($rc, 0, 'job ID of a job with open retries exits 0');
+    like($out, qr/^state:\s+retrying/m, '... state retrying');
+    like($out, qr/^entry:\s+7-7 \(fan-out done, 2 deliveries waiting to be retried\)/m,
+         '... with its entry and open retries');
+    like($out, qr/^progress: 5 subscriptions done: 3 sent/m, '... and its counts');
+    redis('DEL', "${P}progress:7-7");
+}
+
 # ---- job: refusals -----------------------------------------------------------
 
 {
