@@ -507,7 +507,7 @@ ngx_http_webpush_redis_setup_cb(redisAsyncContext *ac, void *r,
 
     if (reply->type == REDIS_REPLY_ERROR) {
         /* Redis's error text never repeats the password */
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+        ngx_log_error(ngx_http_webpush_redis_level(), ngx_cycle->log, 0,
                       "webpush: Redis %s failed: %*s", (char *) privdata,
                       (size_t) reply->len, reply->str);
         rd->down = 1;

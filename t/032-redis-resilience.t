@@ -152,3 +152,34 @@ GET /api/push/health/redis
 --- response_body_like: "redis":\{"status":"ok"
 --- no_error_log
 [error]
+
+
+
+=== TEST 10: a password (AUTH) and a database (SELECT) from the URL
+--- init
+main::wpt_redis_cmd('CONFIG', 'SET', 'requirepass', 't032-pw');
+--- http_config
+    webpush_redis redis://:t032-pw@127.0.0.1:$TEST_NGINX_T032_REDIS_PORT/2;
+--- config
+    location = /api/push/health/redis { webpush_health_redis; }
+--- request
+GET /api/push/health/redis
+--- response_body_like: "redis":\{"status":"ok"
+--- no_error_log
+[error]
+
+
+
+=== TEST 11: a wrong password: 503, logged without the password
+--- http_config
+    webpush_redis redis://:t032-wrong-pw@127.0.0.1:$TEST_NGINX_T032_REDIS_PORT;
+--- config
+    location = /api/push/health/redis { webpush_health_redis; }
+--- request
+GET /api/push/health/redis
+--- error_code: 503
+--- wait: 0.3
+--- error_log
+Redis AUTH failed
+--- no_error_log
+t032-wrong-pw
