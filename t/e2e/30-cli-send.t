@@ -9,6 +9,7 @@ use strict;
 use warnings;
 use Test::More;
 use FindBin;
+use JSON::PP ();
 require "$FindBin::Bin/30-cli-lib.pl";
 
 our ($cli, $sender, $json, %kids, $tmp);
