@@ -13,7 +13,6 @@
  * environment; 4 Redis (or, with --wait, PostgreSQL) unreachable.
  */
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
