@@ -106,16 +106,14 @@ typedef struct {
 typedef struct {
     ngx_str_t                   user;       /* authenticated user id */
     unsigned                    can_send:1;
-    unsigned                    done:1;     /* response already sent */
 
     ngx_str_t                   body;       /* whole request body */
     size_t                      body_max;
     ngx_http_client_body_handler_pt  body_post;
 
     /* route specific */
-    ngx_str_t                   endpoint;
-    ngx_str_t                   job_id;
-    void                       *data;
+    ngx_str_t                   job_id;     /* send */
+    void                       *data;      /* send: Idempotency-Key */
 } ngx_http_webpush_ctx_t;
 
 

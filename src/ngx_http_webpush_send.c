@@ -118,7 +118,7 @@ ngx_http_webpush_send_post(ngx_http_request_t *r)
     wp_send_limits_t               lim;
     ngx_http_webpush_ctx_t        *ctx;
     ngx_http_webpush_main_conf_t  *wmcf;
-    u_char                         score[NGX_INT64_LEN];
+    u_char                         score[NGX_INT64_LEN + 1];
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webpush_module);
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_webpush_module);

@@ -608,15 +608,15 @@ ngx_http_webpush_query(ngx_http_request_t *r, const char *sql,
  * A query that did not give the expected result.  The layer's NGX_BUSY
  * and NGX_ERROR and connection-class SQL states are the database's
  * trouble, not the client's: 503 with Retry-After.  Anything else is our
- * bug or a schema problem: 500, logged with the server's message (which
- * never holds parameters, so no secrets nor personal data).
+ * bug or a schema problem: 500, logged with the SQL state and the primary
+ * message only (the DETAIL line may quote row values).
  */
 
 static ngx_int_t
 ngx_http_webpush_pg_failed(ngx_http_request_t *r, PGresult *res,
     ngx_int_t rc)
 {
-    char  *state;
+    char  *state, *primary;
 
     if (rc == NGX_BUSY) {
         ngx_http_webpush_metrics_upstream(NGX_HTTP_WEBPUSH_UPSTREAM_PG_BUSY);
@@ -647,10 +647,12 @@ ngx_http_webpush_pg_failed(ngx_http_request_t *r, PGresult *res,
                                                  "available");
     }
 
+    primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                  "webpush: query failed: %s %s",
-                  PQresStatus(PQresultStatus(res)),
-                  PQresultErrorMessage(res));
+                  "webpush: query failed: %s %s: %s",
+                  PQresStatus(PQresultStatus(res)), state ? state : "-",
+                  primary ? primary : "(no message)");
 
     return ngx_http_webpush_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "internal_error",
