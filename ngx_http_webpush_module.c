@@ -10,7 +10,7 @@
  * that checks the method against the route's table entry, so every route
  * answers 405 with Allow and a JSON error the same way.
  *
- * Directives (this stage):
+ * Directives:
  *
  *   webpush_vapid_public_key  KEY | env:NAME | file:PATH;        (http)
  *       The VAPID application server public key, in web-push's format
@@ -29,6 +29,47 @@
  *
  *   webpush_vapid_key_max_age  TIME;            (http, server, location)
  *       Cache-Control max-age of the key route, default 1h.
+ *
+ *   webpush_postgres URL ... ;  webpush_redis URL ... ;           (http)
+ *       The database pool and the queue: see src/ngx_http_webpush_pg.h
+ *       and src/ngx_http_webpush_redis.h.
+ *
+ *   webpush_jwt_secret  SECRET | env:NAME | file:PATH;            (http)
+ *       HS256 key of "Authorization: Bearer" tokens (the seed's
+ *       JWT_SECRET).  Never logged; under 32 bytes draws a warning.
+ *
+ *   webpush_jwt_user_claim  CLAIM;                                (http)
+ *       The claim holding the user id, default "sub".
+ *
+ *   webpush_send_role  CLAIM VALUE;                               (http)
+ *       Who may send: the claim (a string of space-separated values or an
+ *       array) must hold VALUE.  Default "role admin".
+ *
+ *   webpush_auth_user_variable  $var;           (http, server, location)
+ *   webpush_auth_send_variable  $var;           (http, server, location)
+ *       Auth done elsewhere (auth_request, an upstream): the user id is
+ *       $var's value (empty: 401), the send permission is set when the
+ *       second variable is non-empty and not "0", "false", "no", "off".
+ *       Takes precedence over the JWT where set.
+ *
+ *   webpush_allowed_endpoints  LIST | env:NAME | file:PATH [FALLBACK]; (http)
+ *       Push-service hosts a subscription endpoint may use (lib/endpoint.h
+ *       syntax: "host", "*.suffix", ":port", "default").  FALLBACK applies
+ *       when env:NAME is unset.  Default: the real push services.
+ *
+ *   webpush_ttl_default  SECONDS | env:NAME [FALLBACK];            (http)
+ *       TTL of a send without "ttl" (PUSH_TTL_DEFAULT), default 86400.
+ *
+ *   webpush_active_subscriptions_refresh  TIME;                    (http)
+ *       How often the metrics' active subscriptions figure is counted
+ *       (one worker per period), default 30s.
+ *
+ *   Route handlers (location; methods other than listed: 405 + Allow):
+ *       webpush_subscribe;  POST subscribe, DELETE unsubscribe
+ *       webpush_topics;     PUT replace / POST add / DELETE remove topics
+ *       webpush_send;       POST enqueue (send permission)
+ *       webpush_metrics;    GET/HEAD Prometheus text
+ *       webpush_health[_database|_redis|_vapid|_sender];  GET/HEAD
  */
 
 
