@@ -103,7 +103,7 @@ job_find_log(PGconn *pg, const char *id, cli_job_info_t *info)
  */
 static int
 job_find_stream(cli_redis_t *r, const char *key, const char *needle,
-    const char *id, int dead, cli_job_info_t *info)
+    const char *id, int dead, const char *hint, cli_job_info_t *info)
 {
     int                done;
     char               from[80];
@@ -111,16 +111,18 @@ job_find_stream(cli_redis_t *r, const char *key, const char *needle,
     redisReply        *rep, *ent;
     const redisReply  *job, *reason;
 
-    snprintf(from, sizeof(from), "-");
+    snprintf(from, sizeof(from), "%s", hint ? hint : "-");
 
     for (done = 0; !done; ) {
-        rep = cli_redis_cmd(r, "XRANGE %s%s %s + COUNT %d", r->prefix, key,
-                            from, JOB_SCAN);
+        /* With a hint (the entry XADD answered) one entry is enough. */
+        rep = cli_redis_cmd(r, "XRANGE %s%s %s %s COUNT %d", r->prefix, key,
+                            from, hint ? hint : "+", JOB_SCAN);
         if (rep == NULL) {
             return cli_redis_rc(r);
         }
 
-        done = rep->type != REDIS_REPLY_ARRAY || rep->elements < JOB_SCAN;
+        done = hint || rep->type != REDIS_REPLY_ARRAY
+               || rep->elements < JOB_SCAN;
 
         for (i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
         {
@@ -333,7 +335,7 @@ job_find_zset(cli_redis_t *r, const char *key, const char *id,
 
 
 int
-cli_job_find(cli_redis_t *r, PGconn *pg, const char *id,
+cli_job_find(cli_redis_t *r, PGconn *pg, const char *id, const char *hint,
     cli_job_info_t *info)
 {
     int   rc, pass;
@@ -353,12 +355,12 @@ cli_job_find(cli_redis_t *r, PGconn *pg, const char *id,
             return rc;
         }
 
-        rc = job_find_stream(r, "dead", needle, id, 1, info);
+        rc = job_find_stream(r, "dead", needle, id, 1, NULL, info);
         if (rc != CLI_EXIT_OK || info->state != CLI_JOB_UNKNOWN) {
             return rc;
         }
 
-        rc = job_find_stream(r, "jobs", needle, id, 0, info);
+        rc = job_find_stream(r, "jobs", needle, id, 0, hint, info);
         if (rc != CLI_EXIT_OK) {
             return rc;
         }
@@ -499,7 +501,7 @@ cli_job(int argc, char **argv)
         return rc;
     }
 
-    rc = cli_job_find(&r, pg, argv[1], &info);
+    rc = cli_job_find(&r, pg, argv[1], NULL, &info);
 
     if (rc == CLI_EXIT_OK) {
         if (info.state == CLI_JOB_UNKNOWN) {

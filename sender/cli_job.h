@@ -40,11 +40,13 @@ typedef struct {
 } cli_job_info_t;
 
 /*
- * Look id up.  Returns CLI_EXIT_OK with info->state set (CLI_JOB_UNKNOWN
+ * Look id up.  hint, when not NULL, is the job's stream entry id (as XADD
+ * answered it): the jobs stream is then read at that entry only instead
+ * of scanned.  Returns CLI_EXIT_OK with info->state set (CLI_JOB_UNKNOWN
  * when it is nowhere), or a CLI_EXIT_* code after printing why.
  */
 int cli_job_find(cli_redis_t *r, PGconn *pg, const char *id,
-    cli_job_info_t *info);
+    const char *hint, cli_job_info_t *info);
 
 /* "queued", "running", ... */
 const char *cli_job_state_name(cli_job_state_t s);

@@ -49,15 +49,16 @@ static int send_parse_args(int argc, char **argv, send_args_t *a);
 static int send_build_body(const send_args_t *a, char **out, size_t *len);
 static int send_read_file(const char *path, char **out, size_t *len);
 static int send_enqueue(cli_redis_t *r, const wp_send_req_t *req,
-    const char *job, size_t len);
-static int send_wait(cli_redis_t *r, const char *id, long long timeout);
+    const char *job, size_t len, char *entry, size_t entry_len);
+static int send_wait(cli_redis_t *r, const char *id, const char *entry,
+    long long timeout);
 
 
 int
 cli_send(int argc, char **argv)
 {
     int               rc;
-    char             *body, *job, msg[256];
+    char             *body, *job, msg[256], entry[64];
     size_t            len, joblen;
     int64_t           ttl_default;
     wp_err_t          e;
@@ -112,7 +113,7 @@ cli_send(int argc, char **argv)
 
     rc = cli_redis_open(&r, CMD);
     if (rc == CLI_EXIT_OK) {
-        rc = send_enqueue(&r, &req, job, joblen);
+        rc = send_enqueue(&r, &req, job, joblen, entry, sizeof(entry));
     }
 
     if (rc == CLI_EXIT_OK) {
@@ -120,7 +121,7 @@ cli_send(int argc, char **argv)
         fflush(stdout);
 
         if (a.wait) {
-            rc = send_wait(&r, req.id, a.timeout);
+            rc = send_wait(&r, req.id, entry[0] ? entry : NULL, a.timeout);
         }
     }
 
@@ -405,11 +406,13 @@ send_read_file(const char *path, char **out, size_t *len)
 
 static int
 send_enqueue(cli_redis_t *r, const wp_send_req_t *req, const char *job,
-    size_t len)
+    size_t len, char *entry, size_t entry_len)
 {
     int          rc;
     char         when[40];
     redisReply  *rep;
+
+    entry[0] = '\0';
 
     if (req->send_at_ms > cli_now_ms()) {
         rep = cli_redis_cmd(r, "ZADD %sscheduled %lld %b", r->prefix,
@@ -434,6 +437,10 @@ send_enqueue(cli_redis_t *r, const wp_send_req_t *req, const char *job,
         return cli_redis_rc(r);
     }
 
+    if (rep->type == REDIS_REPLY_STRING) {
+        snprintf(entry, entry_len, "%s", rep->str);
+    }
+
     fprintf(stderr, CMD ": queued as stream entry %s\n",
             rep->type == REDIS_REPLY_STRING ? rep->str : "?");
     freeReplyObject(rep);
@@ -442,9 +449,13 @@ send_enqueue(cli_redis_t *r, const wp_send_req_t *req, const char *job,
 }
 
 
-/* Poll until the job is finished or dead, or timeout seconds passed. */
+/*
+ * Poll until the job is finished or dead, or timeout seconds passed;
+ * entry (NULL for a scheduled job) spares scanning the stream.
+ */
 static int
-send_wait(cli_redis_t *r, const char *id, long long timeout)
+send_wait(cli_redis_t *r, const char *id, const char *entry,
+    long long timeout)
 {
     int              rc;
     PGconn          *pg;
@@ -459,7 +470,7 @@ send_wait(cli_redis_t *r, const char *id, long long timeout)
     deadline = cli_now_ms() + timeout * 1000;
 
     for ( ;; ) {
-        rc = cli_job_find(r, pg, id, &info);
+        rc = cli_job_find(r, pg, id, entry, &info);
         if (rc != CLI_EXIT_OK) {
             break;
         }
