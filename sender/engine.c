@@ -375,6 +375,8 @@ wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
         break;
 
     case WP_OUTCOME_RETRY:
+        wp_log(e->log, WP_LOG_DEBUG, "delivery to be retried", "aud", o->aud,
+               "reason", w->reason, NULL);
         wp_origin_on_throttle(o, now, resp.retry_after);
         wp_engine_done(w, WP_RESULT_RETRY);
         break;
