@@ -247,6 +247,17 @@ wp_deliver_finish(wp_deliver_t *d, CURLcode rc, wp_push_resp_t *resp)
         resp->http_version = "";
     }
 
+    /*
+     * A server that answers before reading the whole body resets the
+     * stream afterwards (RST_STREAM NO_ERROR, RFC 9113 8.1); libcurl 7.88
+     * reports that as a stream error although the 2xx arrived.  The push
+     * was accepted: retrying it would deliver it twice.
+     */
+    if (rc == CURLE_HTTP2_STREAM && code >= 200 && code <= 299) {
+        rc = CURLE_OK;
+        resp->curl_code = CURLE_OK;
+    }
+
     if (rc != CURLE_OK) {
         /* A half-received answer is no answer: classify it as transport. */
         resp->status = 0;
