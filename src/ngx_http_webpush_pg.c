@@ -435,6 +435,11 @@ ngx_http_webpush_pg_dispatch(void)
 
     pool = ngx_http_webpush_pg_pool;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                   "webpush pg: dispatch, idle:%ui busy:%ui connecting:%ui "
+                   "waiting:%ui", pool->nidle, pool->nbusy, pool->nconnecting,
+                   pool->nwaiting);
+
     while (!ngx_queue_empty(&pool->waiting) && !ngx_queue_empty(&pool->idle))
     {
         q = ngx_queue_head(&pool->waiting);

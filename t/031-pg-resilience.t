@@ -5,8 +5,9 @@
 # One nginx for the whole file (same conf, no restart between blocks), so
 # the pool's connections live across blocks:
 #   - while frozen, the VAPID key route and the Redis and VAPID health
-#     routes answer at once; a database query times out to a 503 within
-#     query_timeout; a full wait queue answers 503 at once (NGX_BUSY);
+#     routes answer at once; subscribe times out to a 503 (Retry-After)
+#     within query_timeout, the database health check too (connect
+#     timeout); a full wait queue answers 503 at once (NGX_BUSY);
 #   - after SIGCONT everything works again, without a reload, and the pool
 #     holds no more connections than max_conns.
 
@@ -16,6 +17,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 
 require "$FindBin::Bin/private-services.pl";
+require "$FindBin::Bin/webpush-helpers.pl";
 
 repeat_each(1);
 no_shuffle();
@@ -27,6 +29,15 @@ our $pg = wpt_pg_start();
 our $rd = wpt_redis_start();
 
 $ENV{TEST_NGINX_T031_PG_PORT} = $pg->{port};
+
+# the schema, for the subscribe route
+for my $f (sort glob("$FindBin::Bin/../sql/*.sql")) {
+    wpt_quiet("psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $pg->{port}"
+              . " -U postgres -d postgres -f $f")
+        or die "cannot apply $f";
+}
+
+our $user = "Content-Type: application/json\n" . bearer(sub => 'user-031');
 $ENV{TEST_NGINX_T031_REDIS_PORT} = $rd->{port};
 
 # max_conns=1, max_waiting=1: the third concurrent query finds the queue
@@ -38,10 +49,14 @@ our $http_config = <<'_EOC_';
                      max_conns=1 max_waiting=1 connect_timeout=1s
                      query_timeout=1s wait_timeout=4s;
     webpush_redis redis://127.0.0.1:$TEST_NGINX_T031_REDIS_PORT command_timeout=1s;
+    webpush_jwt_secret $TEST_NGINX_JWT_SECRET;
+    # the metrics' background count would take the one waiting slot
+    webpush_active_subscriptions_refresh 1h;
 _EOC_
 
 our $config = <<'_EOC_';
     location = /api/push/vapid-public-key { webpush_vapid_key; }
+    location = /api/push/subscribe { webpush_subscribe; }
     location = /api/push/health { webpush_health; }
     location = /api/push/health/database { webpush_health_database; }
     location = /api/push/health/redis { webpush_health_redis; }
@@ -77,6 +92,19 @@ GET /api/push/health/database
 
 
 
+=== TEST 1b: subscribe works
+--- init
+# let the metrics' first count (0.5 s after start) finish before freezing
+select undef, undef, undef, 0.8;
+--- more_headers eval: $::user
+--- request eval
+"POST /api/push/subscribe\n" . main::sub_body('t031-1')
+--- error_code: 201
+--- no_error_log
+[error]
+
+
+
 === TEST 2: frozen: the VAPID key route answers at once
 --- init
 main::wpt_pg_freeze() > 1 or die "nothing frozen";
@@ -109,7 +137,21 @@ GET /api/push/health/vapid
 
 
 
-=== TEST 5: frozen: on the pooled connection the query times out to a 503 within query_timeout
+=== TEST 5: frozen: subscribe on the pooled connection times out to a 503 within query_timeout
+--- more_headers eval: $::user
+--- request eval
+"POST /api/push/subscribe\n" . main::sub_body('t031-1')
+--- timeout: 2.5
+--- error_code: 503
+--- response_headers_like
+Retry-After: \d+
+--- response_body_like: ^\{"error":\{"code":"database_unavailable","message":"[^"]+"\}\}$
+--- error_log
+PostgreSQL query timed out after 1000 ms
+
+
+
+=== TEST 5b: frozen: the database health check times out to a 503 (connect timeout)
 --- request
 GET /api/push/health/database
 --- timeout: 2.5
@@ -119,12 +161,14 @@ Content-Type: application/json
 Cache-Control: no-store
 --- response_body_like: ^\{"status":"error","error":\{"code":"unhealthy","message":"database: unavailable"\},"checks":\{"database":\{"status":"error","latencyMs":(9\d\d|1\d\d\d),"error":"unavailable"\}\}\}$
 --- error_log
-PostgreSQL query timed out after 1000 ms
+PostgreSQL connect timed out after 1000 ms
 
 
 
 === TEST 6: frozen: concurrent queries: one times out, one waits then fails, one finds the queue full (503 at once)
 --- init
+# past the backoff of the connect that just failed: a real attempt again
+select undef, undef, undef, 0.6;
 my $r = main::wpt_http_parallel(main::port(),
     ['/api/push/health/database', '/api/push/health/database',
      '/api/push/health/database', '/api/push/health/redis'], 5, 0.15);
@@ -168,6 +212,16 @@ GET /api/push/health/database
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 8b: thawed: subscribe works again (the same endpoint: updated)
+--- more_headers eval: $::user
+--- request eval
+"POST /api/push/subscribe\n" . main::sub_body('t031-1')
+--- error_code: 200
+--- no_error_log
+[error]
 
 
 
