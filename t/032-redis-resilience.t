@@ -3,9 +3,9 @@
 # Redis stopped and restarted, then frozen (SIGSTOP) and thawed, on a
 # private redis-server started here (never the shared stack's).  One nginx
 # for the whole file (same conf, no restart, no reload between blocks):
-#   - while Redis is down, the Redis and sender health routes answer 503 at
-#     once, the VAPID key route and the database health route are fine;
-#   - after the restart the worker reconnects by itself;
+#   - while Redis is down, send and the Redis and sender health routes
+#     answer 503 at once, the VAPID key route is fine;
+#   - after the restart the worker reconnects by itself: send enqueues;
 #   - frozen, a command times out to a 503 within command_timeout, and the
 #     connection comes back after SIGCONT.
 
@@ -15,6 +15,7 @@ use Test::Nginx::Socket 'no_plan';
 use FindBin;
 
 require "$FindBin::Bin/private-services.pl";
+require "$FindBin::Bin/webpush-helpers.pl";
 
 repeat_each(1);
 no_shuffle();
@@ -30,10 +31,13 @@ our $http_config = <<'_EOC_';
     webpush_vapid_public_key $TEST_NGINX_VAPID_PUBLIC_KEY;
     webpush_redis redis://127.0.0.1:$TEST_NGINX_T032_REDIS_PORT/0
                   "prefix={t032}:" connect_timeout=1s command_timeout=1s;
+    webpush_jwt_secret $TEST_NGINX_JWT_SECRET;
+    webpush_ttl_default 3600;
 _EOC_
 
 our $config = <<'_EOC_';
     location = /api/push/vapid-public-key { webpush_vapid_key; }
+    location = /api/push/send { webpush_send; }
     location = /api/push/health/redis { webpush_health_redis; }
     location = /api/push/health/vapid { webpush_health_vapid; }
     location = /api/push/health/sender { webpush_health_sender; }
@@ -47,6 +51,11 @@ add_block_preprocessor(sub {
 });
 
 sub port { server_port() }
+
+our $admin = "Content-Type: application/json\n"
+           . bearer(sub => 'admin-032', role => 'admin');
+our $send = "POST /api/push/send\n"
+          . '{"type":"event_update","to":{"all":true},"payload":{"title":"Hi"}}';
 
 add_cleanup_handler(sub {
     my @bad = wpt_leak_lines(server_root() . '/logs/error.log');
@@ -88,7 +97,18 @@ GET /api/push/health/sender
 
 
 
-=== TEST 4: Redis stopped: the VAPID key and its health route are unaffected
+=== TEST 3b: Redis stopped: send answers 503 at once, with Retry-After
+--- more_headers eval: $::admin
+--- request eval: $::send
+--- timeout: 0.5
+--- error_code: 503
+--- response_headers_like
+Retry-After: \d+
+--- response_body_like: ^\{"error":\{"code":"queue_unavailable","message":"[^"]+"\}\}$
+
+
+
+=== TEST 4: Redis stopped: the VAPID key route is unaffected
 --- request
 GET /api/push/vapid-public-key
 --- timeout: 0.5
@@ -105,6 +125,16 @@ Test::More::ok(defined $t, "Redis health back after the restart")
 --- request
 GET /api/push/health/redis
 --- response_body_like: "redis":\{"status":"ok"
+--- no_error_log
+[error]
+
+
+
+=== TEST 5b: Redis restarted: send enqueues again (202), without a reload
+--- more_headers eval: $::admin
+--- request eval: $::send
+--- error_code: 202
+--- response_body_like: ^\{"jobId":"[0-9a-f-]{36}"\}$
 --- no_error_log
 [error]
 
