@@ -226,6 +226,44 @@ is(main::xlen(), 0, "nothing enqueued after request $idx");
 
 
 
+=== TEST 6b: a large valid body (read back from nginx's temporary file), chunked too
+--- init
+main::redis_clean($::prefix);
+--- config
+    location = /api/push/send {
+        client_body_buffer_size 1k;
+        webpush_send;
+    }
+--- raw_request eval
+my $b = main::send_body(to => {userIds => [map { "user-$_" } 1..3000]});
+[main::raw_chunked('/api/push/send', $::admin, $b)->[0]]
+--- error_code: 202
+--- check
+my $job = main::last_job();
+is(scalar @{$job->{to}{userIds}}, 3000, 'all 3000 user ids');
+is($job->{to}{userIds}[2999], 'user-3000', 'the last one intact');
+--- no_error_log
+[error]
+
+
+
+=== TEST 6c: the same with Content-Length
+--- init
+main::redis_clean($::prefix);
+--- config
+    location = /api/push/send {
+        client_body_buffer_size 1k;
+        webpush_send;
+    }
+--- more_headers eval: $::admin
+--- request eval
+"POST /api/push/send\n" . main::send_body(to => {userIds => [map { "user-$_" } 1..3000]})
+--- error_code: 202
+--- check
+is(scalar @{main::last_job()->{to}{userIds}}, 3000, 'all 3000 user ids');
+
+
+
 === TEST 7: sendAt in the future: the job lands in the scheduled set, scored by sendAt
 --- init
 main::redis_clean($::prefix);
