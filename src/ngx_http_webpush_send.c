@@ -14,13 +14,18 @@
  *
  * With an Idempotency-Key header, the check and the enqueue are one Lua
  * script (atomic): a key seen within a day answers the first jobId
- * ("Idempotent-Replayed: true") and enqueues nothing.
+ * ("Idempotent-Replayed: true") and enqueues nothing.  The key remembers
+ * a SHA-256 of the request body: the same key with another body is a
+ * client bug (a reused key), answered 422 instead of silently dropping
+ * the second notification.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include <openssl/evp.h>
 
 #include "sendreq.h"
 #include "uuid.h"
@@ -45,18 +50,26 @@ static u_char *ngx_http_webpush_key(ngx_pool_t *pool, ngx_str_t *prefix,
 /*
  * KEYS[1] the idempotency key, KEYS[2] the stream or the scheduled set;
  * ARGV[1] "x" (XADD) or "z" (ZADD), ARGV[2] the job, ARGV[3] its id,
- * ARGV[4] the score (sendAt ms).  Returns {1, id} when enqueued, {0, the
- * first id} for a repeat.  Both keys carry the prefix's hash tag.
+ * ARGV[4] the score (sendAt ms), ARGV[5] the body's hash.  The key holds
+ * "<jobId> <hash>".  Returns {1, id} when enqueued, {0, the first id} for
+ * a repeat, {2, the first id} for the key reused with another body.  Both
+ * keys carry the prefix's hash tag.
  */
 static const char  ngx_http_webpush_idem_lua[] =
     "local prev = redis.call('GET', KEYS[1]) "
-    "if prev then return {0, prev} end "
+    "if prev then "
+    "  local sp = string.find(prev, ' ', 1, true) "
+    "  if not sp then return {0, prev} end "
+    "  local id = string.sub(prev, 1, sp - 1) "
+    "  if string.sub(prev, sp + 1) ~= ARGV[5] then return {2, id} end "
+    "  return {0, id} "
+    "end "
     "if ARGV[1] == 'z' then "
     "  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2]) "
     "else "
     "  redis.call('XADD', KEYS[2], '*', 'job', ARGV[2]) "
     "end "
-    "redis.call('SET', KEYS[1], ARGV[3], 'EX', 86400) "
+    "redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. ARGV[5], 'EX', 86400) "
     "return {1, ARGV[3]}";
 
 
@@ -107,18 +120,21 @@ ngx_http_webpush_send_post(ngx_http_request_t *r)
     char                          *json;
     u_char                        *key, *target, *p;
     size_t                         json_len, key_len, target_len;
-    size_t                         argvlen[9];
+    size_t                         argvlen[10];
     wp_err_t                       err;
     ngx_int_t                      rc;
     ngx_str_t                     *prefix, caller, idem;
     ngx_time_t                    *tp;
-    const char                    *argv[9];
+    const char                    *argv[10];
     wp_send_req_t                  req;
     ngx_table_elt_t               *h;
     wp_send_limits_t               lim;
     ngx_http_webpush_ctx_t        *ctx;
     ngx_http_webpush_main_conf_t  *wmcf;
     u_char                         score[NGX_INT64_LEN + 1];
+    u_char                         md[EVP_MAX_MD_SIZE];
+    u_char                         hash[2 * EVP_MAX_MD_SIZE];
+    unsigned int                   mdlen;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webpush_module);
     wmcf = ngx_http_get_module_main_conf(r, ngx_http_webpush_module);
@@ -204,6 +220,16 @@ ngx_http_webpush_send_post(ngx_http_request_t *r)
             return;
         }
 
+        if (!EVP_Digest(ctx->body.data, ctx->body.len, md, &mdlen,
+                        EVP_sha256(), NULL))
+        {
+            wp_send_req_free(&req);
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+            return;
+        }
+
+        (void) ngx_hex_dump(hash, md, mdlen);
+
         argv[0] = "EVAL";
         argv[1] = ngx_http_webpush_idem_lua;
         argv[2] = "2";
@@ -223,7 +249,9 @@ ngx_http_webpush_send_post(ngx_http_request_t *r)
         argvlen[6] = json_len;
         argvlen[7] = ctx->job_id.len;
         argvlen[8] = ngx_strlen(score);
-        argc = 9;
+        argv[9] = (const char *) hash;
+        argvlen[9] = 2 * mdlen;
+        argc = 10;
 
     } else if (req.send_at_ms) {
         argv[0] = "ZADD";
@@ -306,6 +334,17 @@ ngx_http_webpush_send_done(void *data, redisReply *reply, ngx_int_t rc)
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         e = reply->element[1];
+
+        if (reply->element[0]->type == REDIS_REPLY_INTEGER
+            && reply->element[0]->integer == 2)
+        {
+            ngx_http_finalize_request(r,
+                ngx_http_webpush_send_error(r, 422, "idempotency_key_reused",
+                                            "this Idempotency-Key was used "
+                                            "with another request body "
+                                            "within the last day"));
+            return;
+        }
 
         if (reply->element[0]->type == REDIS_REPLY_INTEGER
             && reply->element[0]->integer == 0

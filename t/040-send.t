@@ -352,6 +352,23 @@ is(main::xlen(), 0, 'nothing on the stream');
 
 
 
+=== TEST 11b: the same key with another body: 422, nothing enqueued
+--- init
+main::redis_clean($::prefix);
+--- more_headers eval: [("$::admin\nIdempotency-Key: reuse-1") x 3]
+--- request eval
+["POST /api/push/send\n" . main::send_body(eventId => 'a'),
+ "POST /api/push/send\n" . main::send_body(eventId => 'b'),
+ "POST /api/push/send\n" . main::send_body(eventId => 'a')]
+--- error_code eval
+[202, 422, 202]
+--- response_body_like eval
+[qr/jobId/, qr/^\{"error":\{"code":"idempotency_key_reused"/, qr/jobId/]
+--- check
+is(main::xlen(), 1, "one entry after request $idx");
+
+
+
 === TEST 12: an over-long Idempotency-Key: 400
 --- more_headers eval: "$::admin\nIdempotency-Key: " . ('k' x 256)
 --- request eval
