@@ -173,5 +173,7 @@ SKIP: {
 
 ok(no_secrets_leaked(), 'no output contained a secret');
 psql(q{DELETE FROM "PushSubscription" WHERE "endpoint" LIKE 'https://t33.invalid/%'});
+psql(q{DELETE FROM "NotificationLog" WHERE "type" = 't33'});
+psql(q{DELETE FROM "PushError" WHERE "endpoint" LIKE 'https://t33.invalid/%'});
 redis_clear($_) for $P, $D;
 done_testing();
