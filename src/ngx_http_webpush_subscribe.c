@@ -7,7 +7,8 @@
  *   webpush_subscribe;
  *     POST    body: PushSubscription.toJSON() [+ "topics": [...]]
  *             201 {"id"} new, 200 {"id"} updated (or moved to this user)
- *     DELETE  body: {"endpoint": "..."}
+ *     DELETE  body: {"endpoint": "..."}, or no body and ?endpoint=URL
+ *             (for clients that cannot send a DELETE body)
  *             204, or 404 when this user has no such subscription
  *   webpush_topics;
  *     PUT     {"endpoint", "topics": [...]}  replace the followed topics
@@ -38,7 +39,10 @@
 static void ngx_http_webpush_subscribe_body(ngx_http_request_t *r);
 static void ngx_http_webpush_subscribe_done(void *data, PGresult *res,
     ngx_int_t rc);
+static ngx_int_t ngx_http_webpush_unsubscribe_arg(ngx_http_request_t *r);
 static void ngx_http_webpush_unsubscribe_body(ngx_http_request_t *r);
+static ngx_int_t ngx_http_webpush_unsubscribe(ngx_http_request_t *r,
+    ngx_str_t *endpoint);
 static void ngx_http_webpush_unsubscribe_done(void *data, PGresult *res,
     ngx_int_t rc);
 static void ngx_http_webpush_topics_body(ngx_http_request_t *r);
@@ -166,6 +170,13 @@ ngx_http_webpush_subscribe_handler(ngx_http_request_t *r)
     }
 
     if (r->method == NGX_HTTP_DELETE) {
+
+        if (r->headers_in.content_length_n <= 0 && !r->headers_in.chunked
+            && r->args.len)
+        {
+            return ngx_http_webpush_unsubscribe_arg(r);
+        }
+
         return ngx_http_webpush_read_json_body(r, ctx, WP_SUB_MAX_BODY,
                                             ngx_http_webpush_unsubscribe_body);
     }
@@ -286,15 +297,67 @@ ngx_http_webpush_subscribe_done(void *data, PGresult *res, ngx_int_t rc)
 }
 
 
+/* DELETE ?endpoint=URL (percent-encoded) without a body. */
+
+static ngx_int_t
+ngx_http_webpush_unsubscribe_arg(ngx_http_request_t *r)
+{
+    u_char     *dst, *src;
+    wp_err_t    err;
+    ngx_int_t   rc;
+    ngx_str_t   arg, endpoint;
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_http_arg(r, (u_char *) "endpoint", sizeof("endpoint") - 1, &arg)
+        != NGX_OK)
+    {
+        (void) wp_err_set(&err, WP_E_MISSING_FIELD, "endpoint",
+                          "endpoint: required, in a JSON body or as "
+                          "?endpoint=");
+        return ngx_http_webpush_body_error(r, &err);
+    }
+
+    endpoint.data = ngx_pnalloc(r->pool, arg.len + 1);
+    if (endpoint.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    dst = endpoint.data;
+    src = arg.data;
+    ngx_unescape_uri(&dst, &src, arg.len, 0);
+    *dst = '\0';
+    endpoint.len = dst - endpoint.data;
+
+    /* refuses control characters (a decoded %00 too) and non-ASCII */
+    if (wp_url_parse((const char *) endpoint.data, endpoint.len, NULL, &err)
+        != 0)
+    {
+        return ngx_http_webpush_body_error(r, &err);
+    }
+
+    rc = ngx_http_webpush_unsubscribe(r, &endpoint);
+    if (rc != NGX_DECLINED) {
+        return rc;
+    }
+
+    /* the query's callback finalizes */
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
 static void
 ngx_http_webpush_unsubscribe_body(ngx_http_request_t *r)
 {
-    u_char                  *user;
     wp_err_t                 err;
     yajl_val                 root;
     ngx_int_t                rc;
     ngx_str_t                endpoint;
-    const char              *values[2];
     ngx_http_webpush_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_webpush_module);
@@ -311,27 +374,39 @@ ngx_http_webpush_unsubscribe_body(ngx_http_request_t *r)
 
     wp_json_free(root);
 
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_webpush_unsubscribe(r, &endpoint);
+    }
+
     if (rc != NGX_DECLINED) {
         ngx_http_finalize_request(r, rc);
-        return;
     }
+}
+
+
+/* Issue the DELETE: NGX_DECLINED (the callback follows) or a response. */
+
+static ngx_int_t
+ngx_http_webpush_unsubscribe(ngx_http_request_t *r, ngx_str_t *endpoint)
+{
+    u_char                  *user;
+    const char              *values[2];
+    ngx_http_webpush_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_webpush_module);
 
     user = ngx_pnalloc(r->pool, ctx->user.len + 1);
     if (user == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ngx_cpystrn(user, ctx->user.data, ctx->user.len + 1);
 
-    values[0] = (const char *) endpoint.data;
+    values[0] = (const char *) endpoint->data;
     values[1] = (const char *) user;
 
-    rc = ngx_http_webpush_query(r, ngx_http_webpush_unsubscribe_sql, 2,
-                                values, ngx_http_webpush_unsubscribe_done);
-    if (rc != NGX_DECLINED) {
-        ngx_http_finalize_request(r, rc);
-    }
+    return ngx_http_webpush_query(r, ngx_http_webpush_unsubscribe_sql, 2,
+                                  values, ngx_http_webpush_unsubscribe_done);
 }
 
 

@@ -179,6 +179,24 @@ is(main::psql(q{SELECT count(*) FROM "PushSubscriptionTopic" WHERE "topic" = 'ev
 
 
 
+=== TEST 9b: DELETE ?endpoint= without a body (percent-encoded)
+--- init
+main::psql(q{INSERT INTO "PushSubscription" ("userId", "endpoint", "p256dh", "auth") VALUES ('user-020-1', 'https://fcm.googleapis.com/fcm/send/t-t020-9b?x=1', 'k', 'a')});
+--- more_headers eval: [$::u1, $::u1, $::u1, $::u1]
+--- request eval
+["DELETE /api/push/subscribe?endpoint=https%3A%2F%2Ffcm.googleapis.com%2Ffcm%2Fsend%2Ft-t020-9b%3Fx%3D1",
+ "DELETE /api/push/subscribe?endpoint=https%3A%2F%2Ffcm.googleapis.com%2Ffcm%2Fsend%2Ft-t020-9b%3Fx%3D1",
+ "DELETE /api/push/subscribe?endpoint=https%3A%2F%2Ffcm.googleapis.com%2F%00x",
+ "DELETE /api/push/subscribe?other=1"]
+--- error_code eval
+[204, 404, 422, 422]
+--- response_body_like eval
+["", qr/not_found/, qr/"code":"invalid_endpoint"/, qr/"code":"missing_field","message":"endpoint: required, in a JSON body or as \?endpoint="/]
+--- check
+is(main::psql(q{SELECT count(*) FROM "PushSubscription" WHERE "endpoint" LIKE '%t-t020-9b%'}), 0, 'gone');
+
+
+
 === TEST 10: DELETE needs an endpoint
 --- more_headers eval: [$::u1, $::u1, $::u1]
 --- request eval
