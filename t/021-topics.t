@@ -18,7 +18,7 @@ our $http_config = webpush_http_config($prefix);
 
 our $config = <<'_EOC_';
     location = /api/push/subscribe { webpush_subscribe; }
-    location = /api/push/subscribe/topics { webpush_topics; }
+    location = /api/push/topics { webpush_topics; }
 _EOC_
 
 our $u1 = "Content-Type: application/json\n" . bearer(sub => 'user-021-1');
@@ -27,7 +27,7 @@ our $ep = endpoint_url('t021-1');
 
 sub topics_req {
     my ($method, @topics) = @_;
-    return "$method /api/push/subscribe/topics\n"
+    return "$method /api/push/topics\n"
          . $main::JSON->encode({ endpoint => $::ep, topics => \@topics });
 }
 
@@ -80,7 +80,7 @@ main::psql(q{INSERT INTO "PushSubscriptionTopic" ("subscriptionId", "topic") SEL
 --- more_headers eval: [$::u2, $::u2, $::u1]
 --- request eval
 [main::topics_req('PUT', 'event:x'), main::topics_req('DELETE', 'event:kept'),
- "PUT /api/push/subscribe/topics\n" . $main::JSON->encode({endpoint => main::endpoint_url('t021-none'), topics => ['a']})]
+ "PUT /api/push/topics\n" . $main::JSON->encode({endpoint => main::endpoint_url('t021-none'), topics => ['a']})]
 --- error_code eval
 [404, 404, 404]
 --- response_body_like eval
@@ -93,7 +93,7 @@ is(main::topics(), 'event:kept', 'unchanged');
 === TEST 3: bad inputs: named, 4xx, nothing changes
 --- more_headers eval: [($::u1) x 9]
 --- request eval
-[map { "PUT /api/push/subscribe/topics\n$_" }
+[map { "PUT /api/push/topics\n$_" }
  '{"endpoint":"' . $::ep . '"}',
  '{"endpoint":"' . $::ep . '","topics":"event:1"}',
  '{"endpoint":"' . $::ep . '","topics":["ok",7]}',
@@ -123,7 +123,7 @@ is(main::topics(), 'event:kept', "unchanged after request $idx");
 === TEST 4: methods: GET is 405 with Allow; no token is 401
 --- more_headers eval: [$::u1, "Content-Type: application/json"]
 --- request eval
-["GET /api/push/subscribe/topics", main::topics_req('PUT', 'a')]
+["GET /api/push/topics", main::topics_req('PUT', 'a')]
 --- error_code eval
 [405, 401]
 --- response_headers eval

@@ -89,7 +89,7 @@ for my $proto ('--http2', '--http1.1') {
     is(psql(qq{SELECT "userId" FROM "PushSubscription" WHERE "id" = '$id'}),
        "user-$tag", "$proto: row stored");
 
-    ($code, $body) = curl($proto, 'PUT', '/api/push/subscribe/topics', token => $user,
+    ($code, $body) = curl($proto, 'PUT', '/api/push/topics', token => $user,
                           data => $json->encode({endpoint => $endpoint, topics => ['event:a', 'event:b']}));
     is($code, 200, "$proto: topics");
     like($body, qr/"topics":\["event:a","event:b"\]/, "$proto: topics body");
