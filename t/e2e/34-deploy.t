@@ -16,6 +16,25 @@ our ($cli, $sender, $tmp, $top, $build);
 
 sub file { my $t = slurp("$top/$_[0]"); return $t }
 
+# "location = PATH" => its handler directive (a bare "webpush_x;").
+sub routes {
+    my ($conf) = @_;
+    my (%r, $path, $depth);
+    for my $line (split /\n/, $conf) {
+        $line =~ s/#.*//;
+        if (!defined $path) {
+            next unless $line =~ /^\s*location = (\S+)\s*\{(.*)$/;
+            ($path, $depth) = ($1, 1);
+            $line = $2;
+        }
+        $r{$path} //= $1 if $depth == 1 && $line =~ /^\s*(webpush_\w+);/;
+        $depth += () = $line =~ /\{/g;
+        $depth -= () = $line =~ /\}/g;
+        undef $path if $depth <= 0;
+    }
+    return %r;
+}
+
 # ---- docker-compose.yml ---------------------------------------------------------
 
 my $compose = file('docker-compose.yml');
@@ -75,6 +94,15 @@ my $docker = file('Dockerfile');
     like($nconf, qr/location = \Q$hpath\E\s+\{ webpush_health; \}/,
          "the healthcheck path $hpath is the module's health route");
     like($docker, qr{COPY deploy/docker/nginx\.conf /etc/nginx/nginx\.conf}, 'the image uses that nginx.conf');
+    # Every route of the operator's example is served by the image too,
+    # by the same handler directive.
+    my %want = routes(file('nginx.conf.example'));
+    my %have = routes($nconf);
+    ok(scalar(keys %want) >= 5, 'nginx.conf.example has its routes');
+    for my $route (sort keys %want) {
+        is($have{$route} // '(none)', $want{$route},
+           "the container serves $route with $want{$route} like nginx.conf.example");
+    }
 }
 
 # ---- the container's nginx.conf under nginx -t with our module ----------------
