@@ -36,6 +36,9 @@
 
 #define NGX_HTTP_WEBPUSH_PG_APP_NAME         "webpush-nginx"
 
+/* addresses of one host name tried, at most */
+#define NGX_HTTP_WEBPUSH_PG_ADDRS_MAX        4
+
 
 typedef struct ngx_http_webpush_pg_conn_s  ngx_http_webpush_pg_conn_t;
 typedef struct ngx_http_webpush_pg_req_s   ngx_http_webpush_pg_req_t;
@@ -140,7 +143,8 @@ static ngx_int_t ngx_http_webpush_pg_parse_url(ngx_conf_t *cf,
     ngx_http_webpush_pg_conf_t *pgcf, ngx_str_t *url, ngx_str_t *source);
 static char *ngx_http_webpush_pg_strip_prisma(ngx_conf_t *cf, char *url,
     char **schema);
-static char *ngx_http_webpush_pg_resolve(ngx_conf_t *cf, const char *hosts);
+static ngx_int_t ngx_http_webpush_pg_resolve(ngx_conf_t *cf,
+    const char *hosts, const char *ports, char **host_out, char **addr_out);
 static char *ngx_http_webpush_pg_strdup(ngx_pool_t *pool, const char *s);
 static u_char *ngx_http_webpush_pg_unescape(u_char *dst, u_char *src,
     size_t len);
@@ -1496,10 +1500,10 @@ ngx_http_webpush_pg_parse_url(ngx_conf_t *cf, ngx_http_webpush_pg_conf_t *pgcf,
     ngx_str_t *url, ngx_str_t *source)
 {
     u_char            *p;
-    char              *s, *conninfo, *schema, *errmsg, *hostaddr;
+    char              *s, *conninfo, *schema, *errmsg, *hostaddr, *hosts;
     size_t             len;
-    ngx_uint_t         n, i, has_app, has_hostaddr;
-    const char        *host, *options;
+    ngx_uint_t         n, i, k, has_app, has_hostaddr;
+    const char        *host, *port, *options;
     PQconninfoOption  *opts, *o;
 
     conninfo = ngx_pnalloc(cf->pool, url->len + 1);
@@ -1555,6 +1559,7 @@ ngx_http_webpush_pg_parse_url(ngx_conf_t *cf, ngx_http_webpush_pg_conf_t *pgcf,
 
     n = 0;
     host = NULL;
+    port = NULL;
     options = NULL;
     has_app = 0;
     has_hostaddr = 0;
@@ -1566,6 +1571,9 @@ ngx_http_webpush_pg_parse_url(ngx_conf_t *cf, ngx_http_webpush_pg_conf_t *pgcf,
 
         if (ngx_strcmp(o->keyword, "host") == 0) {
             host = o->val;
+
+        } else if (ngx_strcmp(o->keyword, "port") == 0) {
+            port = o->val;
 
         } else if (ngx_strcmp(o->keyword, "hostaddr") == 0) {
             has_hostaddr = 1;
@@ -1608,12 +1616,19 @@ ngx_http_webpush_pg_parse_url(ngx_conf_t *cf, ngx_http_webpush_pg_conf_t *pgcf,
     }
 
     if (host != NULL && !has_hostaddr) {
-        hostaddr = ngx_http_webpush_pg_resolve(cf, host);
-        if (hostaddr == NGX_CONF_ERROR) {
+        if (ngx_http_webpush_pg_resolve(cf, host, port, &hosts, &hostaddr)
+            != NGX_OK)
+        {
             goto failed;
         }
 
         if (hostaddr != NULL) {
+            for (k = 0; k < i; k++) {
+                if (ngx_strcmp(pgcf->keywords[k], "host") == 0) {
+                    pgcf->values[k] = hosts;
+                }
+            }
+
             pgcf->keywords[i] = "hostaddr";
             pgcf->values[i++] = hostaddr;
         }
@@ -1797,34 +1812,49 @@ ngx_http_webpush_pg_strip_prisma(ngx_conf_t *cf, char *url, char **schema)
 
 
 /*
- * A hostaddr list for a host list: names resolved now, once (libpq would
- * call getaddrinfo() in the worker on every connect); socket directories
- * and IP literals left to libpq (empty entries).  NULL when nothing needed
- * resolving, NGX_CONF_ERROR on failure.
+ * hostaddr for host: names resolved now, once (libpq would call
+ * getaddrinfo() in the worker on every connect).  A name with several
+ * addresses (localhost: ::1 and 127.0.0.1) is repeated in *host_out once
+ * per address, so libpq tries each in turn as it does for a host list;
+ * with a per-host port list only the first address is kept, the lists
+ * must stay aligned.  Socket directories and IP literals get an empty
+ * entry (libpq uses host).  *addr_out is NULL when nothing needed
+ * resolving.
  */
 
-static char *
-ngx_http_webpush_pg_resolve(ngx_conf_t *cf, const char *hosts)
+static ngx_int_t
+ngx_http_webpush_pg_resolve(ngx_conf_t *cf, const char *hosts,
+    const char *ports, char **host_out, char **addr_out)
 {
     int               rc;
-    u_char           *out, *w;
+    u_char           *ho, *hw, *ao, *aw;
     char              name[256], addr[NGX_INET6_ADDRSTRLEN + 1];
-    size_t            len;
-    ngx_uint_t        any;
+    size_t            len, size;
+    ngx_uint_t        any, n, max;
     const char       *p, *comma;
     struct in6_addr   a6;
     struct in_addr    a4;
-    struct addrinfo   hints, *res;
+    struct addrinfo   hints, *res, *ai;
+
+    *host_out = NULL;
+    *addr_out = NULL;
+
+    max = (ports != NULL && strchr(ports, ',') != NULL)
+          ? 1 : NGX_HTTP_WEBPUSH_PG_ADDRS_MAX;
 
     len = ngx_strlen(hosts);
+    size = (len + 1) * NGX_HTTP_WEBPUSH_PG_ADDRS_MAX + 1;
 
-    /* each entry grows to at most one address */
-    out = ngx_pnalloc(cf->pool, (len + 1) * (NGX_INET6_ADDRSTRLEN + 1) + 1);
-    if (out == NULL) {
-        return NGX_CONF_ERROR;
+    ho = ngx_pnalloc(cf->pool, size);
+    ao = ngx_pnalloc(cf->pool,
+                     (len + 1) * NGX_HTTP_WEBPUSH_PG_ADDRS_MAX
+                     * (NGX_INET6_ADDRSTRLEN + 1) + 1);
+    if (ho == NULL || ao == NULL) {
+        return NGX_ERROR;
     }
 
-    w = out;
+    hw = ho;
+    aw = ao;
     any = 0;
 
     for (p = hosts; ; p = comma + 1) {
@@ -1834,59 +1864,90 @@ ngx_http_webpush_pg_resolve(ngx_conf_t *cf, const char *hosts)
         if (len >= sizeof(name)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "PostgreSQL host name too long");
-            return NGX_CONF_ERROR;
+            return NGX_ERROR;
         }
 
         ngx_memcpy(name, p, len);
         name[len] = '\0';
 
-        if (w > out) {
-            *w++ = ',';
-        }
-
-        if (len > 0 && name[0] != '/' && name[0] != '@'
-            && inet_pton(AF_INET, name, &a4) != 1
-            && inet_pton(AF_INET6, name, &a6) != 1)
+        if (len == 0 || name[0] == '/' || name[0] == '@'
+            || inet_pton(AF_INET, name, &a4) == 1
+            || inet_pton(AF_INET6, name, &a6) == 1)
         {
-            ngx_memzero(&hints, sizeof(struct addrinfo));
-            hints.ai_family = AF_UNSPEC;
-            hints.ai_socktype = SOCK_STREAM;
-
-            rc = getaddrinfo(name, NULL, &hints, &res);
-            if (rc != 0) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "cannot resolve PostgreSQL host \"%s\": "
-                                   "%s", name, gai_strerror(rc));
-                return NGX_CONF_ERROR;
+            if (hw > ho) {
+                *hw++ = ',';
+                *aw++ = ',';
             }
 
-            if (res->ai_family == AF_INET6) {
+            hw = ngx_cpymem(hw, name, len);
+            goto next;
+        }
+
+        ngx_memzero(&hints, sizeof(struct addrinfo));
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+
+        rc = getaddrinfo(name, NULL, &hints, &res);
+        if (rc != 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "cannot resolve PostgreSQL host \"%s\": %s",
+                               name, gai_strerror(rc));
+            return NGX_ERROR;
+        }
+
+        for (ai = res, n = 0; ai != NULL && n < max; ai = ai->ai_next) {
+            if (ai->ai_family == AF_INET6) {
                 inet_ntop(AF_INET6,
-                          &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr,
+                          &((struct sockaddr_in6 *) ai->ai_addr)->sin6_addr,
+                          addr, sizeof(addr));
+
+            } else if (ai->ai_family == AF_INET) {
+                inet_ntop(AF_INET,
+                          &((struct sockaddr_in *) ai->ai_addr)->sin_addr,
                           addr, sizeof(addr));
 
             } else {
-                inet_ntop(AF_INET,
-                          &((struct sockaddr_in *) res->ai_addr)->sin_addr,
-                          addr, sizeof(addr));
+                continue;
             }
 
-            freeaddrinfo(res);
+            if (hw > ho) {
+                *hw++ = ',';
+                *aw++ = ',';
+            }
+
+            hw = ngx_cpymem(hw, name, len);
+            aw = ngx_cpymem(aw, addr, ngx_strlen(addr));
+            n++;
 
             ngx_conf_log_error(NGX_LOG_NOTICE, cf, 0,
                                "PostgreSQL host \"%s\" resolved to %s, "
                                "used until the next reload", name, addr);
-
-            w = ngx_cpymem(w, addr, ngx_strlen(addr));
-            any = 1;
         }
+
+        freeaddrinfo(res);
+
+        if (n == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "PostgreSQL host \"%s\" has no address", name);
+            return NGX_ERROR;
+        }
+
+        any = 1;
+
+    next:
 
         if (comma == NULL) {
             break;
         }
     }
 
-    *w = '\0';
+    *hw = '\0';
+    *aw = '\0';
 
-    return any ? (char *) out : NULL;
+    if (any) {
+        *host_out = (char *) ho;
+        *addr_out = (char *) ao;
+    }
+
+    return NGX_OK;
 }
