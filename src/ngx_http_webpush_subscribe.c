@@ -108,8 +108,13 @@ static const char  ngx_http_webpush_unsubscribe_sql[] =
 /*
  * Topics: $1 endpoint, $2 userId, $3 topics (text[]).  The final SELECT
  * sees the statement's snapshot, so the resulting set is computed as
- * (before - deleted) + inserted.
+ * (before - deleted) + inserted.  "fits" keeps a POST (add) from growing
+ * the set past WP_SUB_MAX_TOPICS: then nothing is inserted and the third
+ * column says so.
  */
+#define NGX_HTTP_WEBPUSH_STR(x)   NGX_HTTP_WEBPUSH_STR2(x)
+#define NGX_HTTP_WEBPUSH_STR2(x)  #x
+
 #define NGX_HTTP_WEBPUSH_TOPICS_SUB                                          \
     "WITH s AS (SELECT \"id\" FROM \"PushSubscription\""                     \
     " WHERE \"endpoint\" = $1 AND \"userId\" = $2),"
@@ -119,16 +124,21 @@ static const char  ngx_http_webpush_unsubscribe_sql[] =
     " ORDER BY z.\"topic\")) FROM (SELECT \"topic\""                         \
     " FROM \"PushSubscriptionTopic\" WHERE \"subscriptionId\" = s.\"id\""    \
     " EXCEPT SELECT \"topic\" FROM del"                                      \
-    " UNION SELECT \"topic\" FROM ins) z), '[]') FROM s"
+    " UNION SELECT \"topic\" FROM ins) z), '[]'),"                           \
+    " (SELECT ok FROM fits) FROM s"
 
 #define NGX_HTTP_WEBPUSH_TOPICS_INS                                          \
     " ins AS (INSERT INTO \"PushSubscriptionTopic\""                         \
     " (\"subscriptionId\", \"topic\")"                                       \
-    " SELECT DISTINCT s.\"id\", x FROM s, unnest($3::text[]) AS x"           \
-    " ON CONFLICT DO NOTHING RETURNING \"topic\")"
+    " SELECT DISTINCT s.\"id\", x FROM s, fits, unnest($3::text[]) AS x"     \
+    " WHERE fits.ok ON CONFLICT DO NOTHING RETURNING \"topic\")"
+
+#define NGX_HTTP_WEBPUSH_TOPICS_FIT                                          \
+    " fits AS (SELECT true AS ok),"
 
 static const char  ngx_http_webpush_topics_put_sql[] =
     NGX_HTTP_WEBPUSH_TOPICS_SUB
+    NGX_HTTP_WEBPUSH_TOPICS_FIT
     " del AS (DELETE FROM \"PushSubscriptionTopic\" t USING s"
     " WHERE t.\"subscriptionId\" = s.\"id\""
     " AND NOT (t.\"topic\" = ANY ($3::text[])) RETURNING t.\"topic\"),"
@@ -137,12 +147,18 @@ static const char  ngx_http_webpush_topics_put_sql[] =
 
 static const char  ngx_http_webpush_topics_post_sql[] =
     NGX_HTTP_WEBPUSH_TOPICS_SUB
+    " fits AS (SELECT count(*) <= "
+    NGX_HTTP_WEBPUSH_STR(WP_SUB_MAX_TOPICS) " AS ok FROM ("
+    " SELECT t.\"topic\" FROM \"PushSubscriptionTopic\" t, s"
+    " WHERE t.\"subscriptionId\" = s.\"id\""
+    " UNION SELECT unnest($3::text[])) z),"
     " del AS (SELECT NULL::text AS \"topic\" WHERE false),"
     NGX_HTTP_WEBPUSH_TOPICS_INS
     NGX_HTTP_WEBPUSH_TOPICS_RESULT;
 
 static const char  ngx_http_webpush_topics_delete_sql[] =
     NGX_HTTP_WEBPUSH_TOPICS_SUB
+    NGX_HTTP_WEBPUSH_TOPICS_FIT
     " del AS (DELETE FROM \"PushSubscriptionTopic\" t USING s"
     " WHERE t.\"subscriptionId\" = s.\"id\""
     " AND t.\"topic\" = ANY ($3::text[]) RETURNING t.\"topic\"),"
@@ -619,6 +635,15 @@ ngx_http_webpush_topics_done(void *data, PGresult *res, ngx_int_t rc)
             ngx_http_webpush_send_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                         "no subscription with this "
                                         "endpoint for this user"));
+        return;
+    }
+
+    if (PQgetvalue(res, 0, 2)[0] != 't') {
+        ngx_http_finalize_request(r,
+            ngx_http_webpush_send_error(r, 422, WP_E_TOO_MANY,
+                                        "topics: a subscription follows at "
+                                        "most %d topics",
+                                        WP_SUB_MAX_TOPICS));
         return;
     }
 

@@ -120,6 +120,24 @@ is(main::topics(), 'event:kept', "unchanged after request $idx");
 
 
 
+=== TEST 3b: adding past 64 topics: 422, nothing added
+--- init
+main::psql(q{DELETE FROM "PushSubscriptionTopic" WHERE "subscriptionId" IN (SELECT "id" FROM "PushSubscription" WHERE "endpoint" LIKE '%/t-t021-1')});
+--- more_headers eval: [($::u1) x 3]
+--- request eval
+[main::topics_req('PUT', map { "a$_" } 1..60),
+ main::topics_req('POST', map { "b$_" } 1..5),
+ main::topics_req('POST', 'a1', 'a2', 'b1', 'b2', 'b3', 'b4')]
+--- error_code eval
+[200, 422, 200]
+--- response_body_like eval
+[qr/"topics"/, qr/^\{"error":\{"code":"too_many","message":"topics: a subscription follows at most 64 topics"\}\}$/, qr/"b4"/]
+--- check
+my @n = (60, 60, 64);
+is(main::psql(q{SELECT count(*) FROM "PushSubscriptionTopic" t JOIN "PushSubscription" s ON s."id" = t."subscriptionId" WHERE s."endpoint" LIKE '%/t-t021-1'}), $n[$idx], "count after request $idx");
+
+
+
 === TEST 4: methods: GET is 405 with Allow; no token is 401
 --- more_headers eval: [$::u1, "Content-Type: application/json"]
 --- request eval
