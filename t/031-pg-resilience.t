@@ -9,7 +9,9 @@
 #     within query_timeout, the database health check too (connect
 #     timeout); a full wait queue answers 503 at once (NGX_BUSY);
 #   - after SIGCONT everything works again, without a reload, and the pool
-#     holds no more connections than max_conns.
+#     holds no more connections than max_conns;
+#   - PostgreSQL restarted: 503 at once while it is down, healthy again
+#     after, without a reload.
 
 BEGIN { $ENV{TEST_NGINX_FORCE_RESTART_ON_TEST} = 0 }
 
@@ -238,3 +240,30 @@ Test::More::cmp_ok($n, '<=', 1, "at most max_conns=1 server connections");
 --- request
 GET /api/push/health/redis
 --- response_body_like: "redis":\{"status":"ok"
+
+
+
+=== TEST 10: PostgreSQL stopped: the pooled connection is gone, 503 at once
+--- init
+main::wpt_pg_server_stop();
+select undef, undef, undef, 0.2;
+--- request
+GET /api/push/health/database
+--- timeout: 1
+--- error_code: 503
+--- response_body_like: "database":\{"status":"error","latencyMs":\d+,"error":"unavailable"\}
+
+
+
+=== TEST 11: PostgreSQL started again: healthy without a reload
+--- init
+main::wpt_pg_server_start();
+my $t = main::wpt_wait_status(main::port(), '/api/push/health/database',
+                              200, 15);
+Test::More::ok(defined $t, "database healthy again after the restart")
+    and Test::More::diag(sprintf "back after %.1f s", $t);
+--- request
+GET /api/push/health/database
+--- response_body_like: "database":\{"status":"ok"
+--- no_error_log
+[error]

@@ -99,6 +99,24 @@ sub wpt_pg_thaw {
     $WPT{frozen} = [];
 }
 
+# Stop (fast: the backends are told to go) and start again, same port.
+sub wpt_pg_server_stop {
+    my $pg = $WPT{pg} or return;
+    wpt_pg_thaw();
+    wpt_quiet("$pg->{as} $pg->{bin}/pg_ctl -D $pg->{dir}/data -m fast"
+              . " -w -t 20 stop");
+}
+
+sub wpt_pg_server_start {
+    my $pg = $WPT{pg} or return;
+    wpt_quiet("$pg->{as} $pg->{bin}/pg_ctl -D $pg->{dir}/data"
+              . " -l $pg->{dir}/pg.log -w -t 20 -o"
+              . " '-k $pg->{dir}/run -p $pg->{port}"
+              . " -c listen_addresses=127.0.0.1 -c fsync=off"
+              . " -c synchronous_commit=off -c max_connections=60' start")
+        or die "PostgreSQL did not start again on port $pg->{port}";
+}
+
 sub wpt_psql {
     my $sql = shift;
     my $pg = $WPT{pg};
