@@ -33,6 +33,7 @@ const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
+const http = require("node:http");
 
 // ---- TAP -----------------------------------------------------------------
 
@@ -132,6 +133,31 @@ function startDesktop() {
     });
 }
 
+// ---- a plain-HTTP copy of the client, for the insecure-page check --------
+
+/**
+ * Serve client/ over plain HTTP on 127.0.0.1; the browser reaches it as
+ * http://insecure.test (--host-resolver-rules), a name that is not
+ * localhost, so the page is not a secure context: what a site deployed
+ * without HTTPS gets.
+ */
+function startPlainServer() {
+  const dir = path.join(__dirname, "..", "..", "client");
+  const types = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
+  const server = http.createServer((req, res) => {
+    const name = path.basename(new URL(req.url, "http://x").pathname);
+    const file = path.join(dir, name);
+    if (!types[path.extname(name)] || !fs.existsSync(file)) {
+      res.writeHead(404, { "Content-Type": "application/json" });
+      res.end('{"error":{"code":"not_found","message":"no such file"}}');
+      return;
+    }
+    res.writeHead(200, { "Content-Type": types[path.extname(name)] });
+    fs.createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
 // ---- main ----------------------------------------------------------------
 
 async function main() {
@@ -154,18 +180,22 @@ async function main() {
     ["token", "--sub", "browser-test-" + process.pid], { encoding: "utf8" }).trim();
 
   const desktop = await startDesktop();
+  const plain = await startPlainServer();
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "webpush-chromium-"));
   const ctx = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", `--ignore-certificate-errors-spki-list=${spki}`],
+      "--disable-sync", `--ignore-certificate-errors-spki-list=${spki}`,
+      "--host-resolver-rules=MAP insecure.test 127.0.0.1"],
   });
   const consoleErrors = [];
   try {
     await run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors });
+    await insecurePage(ctx, `http://insecure.test:${plain.address().port}/demo.html`, token);
   } finally {
+    plain.close();
     await ctx.close().catch(() => {});
     desktop.stop();
     fs.rmSync(profile, { recursive: true, force: true });
@@ -389,6 +419,24 @@ async function run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors
 
   ok(consoleErrors.every((e) => !/Uncaught|TypeError|ReferenceError|SyntaxError/.test(e)),
     "no script errors on the page", consoleErrors);
+}
+
+/** The same page over plain HTTP: it must say that it needs HTTPS. */
+async function insecurePage(ctx, url, token) {
+  const page = await ctx.newPage();
+  await page.goto(url);
+  is(await page.evaluate(() => isSecureContext), false, "the demo over plain HTTP is not a secure context");
+  const support = await until(async () =>
+    (await page.isVisible("#support")) && page.textContent("#support"));
+  ok(support && /HTTPS/.test(support),
+    "... and, before any click, the page says push needs HTTPS", support);
+  await page.fill("#token", token);
+  await page.click("#subscribe");
+  is(await until(async () => {
+    const c = await page.getAttribute("#error", "data-code");
+    return c === "insecure_context" ? c : null;
+  }), "insecure_context", "Subscribe there: insecure_context, nothing asked of the user");
+  await page.close();
 }
 
 /**
