@@ -176,6 +176,11 @@ async function main() {
   const spki = crypto.createHash("sha256")
     .update(cert.publicKey.export({ type: "spki", format: "der" })).digest("base64");
 
+  if (process.env.WEBPUSH_SPKI) {
+    is(process.env.WEBPUSH_SPKI, spki,
+      "the README's openssl command gives the certificate's key hash");
+  }
+
   const token = execFileSync(process.env.WEBPUSH_CLI,
     ["token", "--sub", "browser-test-" + process.pid], { encoding: "utf8" }).trim();
 

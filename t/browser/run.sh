@@ -63,6 +63,11 @@ if [ -z "${API_URL:-}" ]; then
     set +a
 fi
 export WEBPUSH_CLI=$build/webpush-cli CHROMIUM=$chromium
+# The certificate's key hash, with the command client/README.md shows (the
+# test checks it against its own computation, then trusts that key).
+WEBPUSH_SPKI=$(openssl x509 -in "$API_CA_FILE" -pubkey -noout \
+       | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+export WEBPUSH_SPKI
 
 # A private session bus: notifyd.py plays the desktop's notification
 # service on it, and Chromium finds it through DBUS_SESSION_BUS_ADDRESS.
