@@ -250,6 +250,47 @@ wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
 
 
 int
+wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
+{
+    int          rc;
+    redisReply  *r, *list;
+
+    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %sjobs 0",
+                     WP_QUEUE_GROUP, q->consumer, q->prefix);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1
+        || r->element[0]->type != REDIS_REPLY_ARRAY
+        || r->element[0]->elements != 2
+        || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+        freeReplyObject(r);
+        return rc;
+    }
+
+    list = r->element[0]->element[1];
+    if (list->elements == 0) {
+        freeReplyObject(r);
+        return 0;
+    }
+
+    rc = wp_queue_entry(list->element[0], e);
+    freeReplyObject(r);
+
+    if (rc != 0) {
+        return -1;
+    }
+
+    e->deliveries = 2;
+
+    return 1;
+}
+
+
+int
 wp_queue_ack(wp_queue_t *q, const char *id)
 {
     int          rc;

@@ -94,6 +94,13 @@ void wp_queue_close(wp_queue_t *q);
 int wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
     wp_queue_entry_t *e);
 
+/*
+ * This consumer's own oldest pending entry (XREADGROUP ... 0), e.g. the
+ * job it held when Redis went away: resumed at once after a reconnect
+ * instead of after claim_idle_ms.  Returns 1, 0 when none, -1.
+ */
+int wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e);
+
 /* XACK the entry (and XDEL it: the job's record lives in PostgreSQL). */
 int wp_queue_ack(wp_queue_t *q, const char *id);
 

@@ -54,7 +54,7 @@ wp_sender_nap(int s)
 int
 main(int argc, char **argv)
 {
-    int                rc, backoff;
+    int                rc, backoff, resume_own;
     char               err[512], num[32];
     time_t             started, last_beat, now;
     wp_log_t           log;
@@ -124,6 +124,7 @@ main(int argc, char **argv)
     started = time(NULL);
     last_beat = 0;
     backoff = 1;
+    resume_own = 1;
 
     while (!wp_sender_stop) {
 
@@ -138,6 +139,7 @@ main(int argc, char **argv)
             }
 
             wp_log(&log, WP_LOG_INFO, "connected to Redis", NULL);
+            resume_own = 1;
             backoff = 1;
             last_beat = 0;
         }
@@ -156,7 +158,17 @@ main(int argc, char **argv)
             continue;
         }
 
-        rc = wp_queue_next(&q, WP_SENDER_BLOCK_MS, conf.claim_idle_ms, &e);
+        /* After a reconnect: the job held when Redis went away first. */
+        rc = 0;
+        if (resume_own) {
+            rc = wp_queue_own_pending(&q, &e);
+            resume_own = (rc == 1);
+        }
+
+        if (rc == 0) {
+            rc = wp_queue_next(&q, WP_SENDER_BLOCK_MS, conf.claim_idle_ms,
+                               &e);
+        }
         if (rc < 0) {
             wp_log(&log, WP_LOG_WARN, "queue read failed", "error", q.err,
                    NULL);
@@ -172,7 +184,12 @@ main(int argc, char **argv)
 
         /* A job left pending (e.g. database down) is retried later by
          * XAUTOCLAIM, from its last checkpoint. */
-        (void) wp_job_run(&s, &e);
+        if (wp_job_run(&s, &e) != 0) {
+            /* Left pending (an outage): do not spin on it; it comes back
+             * through XAUTOCLAIM, or first after a Redis reconnect. */
+            resume_own = 0;
+            wp_sender_nap(1);
+        }
 
         wp_queue_entry_free(&e);
     }

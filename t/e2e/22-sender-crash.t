@@ -26,7 +26,7 @@ redis('DEL', map { "$prefix$_" } qw(jobs dead retry scheduled metrics
       metrics:latency senders finish));
 
 my $port = start_mock('m22');
-my $page = 40;
+my $page = 30;
 my %env = (WEBPUSH_QUEUE_PREFIX => $prefix,
            WEBPUSH_ALLOWED_ENDPOINTS => "127.0.0.1:$port",
            WEBPUSH_PAGE_SIZE => $page, PUSH_CONCURRENCY_LIMIT => 10);
@@ -54,7 +54,7 @@ sub tally {
 
 # ---- kill -9 mid-broadcast, takeover ---------------------------------------
 {
-    my $N = 400;
+    my $N = 240;
     my @subs = audience($N, 40, "crash-$run");
     my $a = start_sender('t22a', %env, WEBPUSH_CLAIM_IDLE => 1000);
     my $job = enqueue($prefix, job_json(to => { topic => "crash-$run" }));
@@ -62,7 +62,7 @@ sub tally {
     my $mid = wait_for(sub {
         my $c = 0;
         $c += $_ for values %{ msgs_by_sub($port) };
-        $c >= 100 ? $c : 0
+        $c >= 60 ? $c : 0
     }, 30);
     ok($mid, "first sender is mid-broadcast ($mid of $N delivered)");
     stop_sender($a, 'KILL');
@@ -89,7 +89,7 @@ sub tally {
 # ---- SIGTERM mid-broadcast: clean hand-back --------------------------------
 {
     mock_api($port, 'POST', '/_mock/reset', '{"keep_subscriptions":true}');
-    my $N = 200;
+    my $N = 120;
     my @subs = audience($N, 150, "term-$run");
     my $c = start_sender('t22c', %env);      # default claim idle: 60 s
     my $job = enqueue($prefix, job_json(to => { topic => "term-$run" }));

@@ -99,9 +99,9 @@ is(psql('SELECT count(*) FROM "PushSubscription"', $purl), '0',
 
 # ---- audience, sender -------------------------------------------------------
 my $port = start_mock('m23');
-my $page = 25;
+my $page = 20;
 my $run  = uid();
-my $N    = 150;
+my $N    = 100;
 my @subs = subscribe_many($port, $N, behaviour => { delay_ms => 30 });
 add_subs(\@subs, "r-$run", "restart-$run", $purl);
 my @one = subscribe($port);
