@@ -477,8 +477,20 @@
       });
     }
 
+    /**
+     * Any other route of the API with the same token and error handling
+     * (the demo's "send a test" uses it for the admin send route).
+     * @param {string} method
+     * @param {string} path e.g. "/api/push/send"
+     * @param {object} [body]
+     * @returns {Promise<{status: number, body: any}>}
+     */
+    function request(method, path, body) {
+      return api(method, path, { body, auth: true });
+    }
+
     return Object.freeze({
-      apiBase, supported: supportCheck, getVapidKey, register, requestPermission,
+      apiBase, supported: supportCheck, request, getVapidKey, register, requestPermission,
       getSubscription, subscribe, saveSubscription, deleteSubscription,
       unsubscribe, sync, status,
       setTopics: (list, endpoint) => topics("PUT", list, endpoint),

@@ -299,6 +299,27 @@ async function run(ctx, desktop, { apiUrl, origin, demoUrl, token, consoleErrors
     return /not subscribed/.test(t) ? t : null;
   }), "This browser was not subscribed.", "Unsubscribe when not subscribed: page says so");
 
+  // -- the demo's send box: the admin send route through the page ---------
+  const adminToken = execFileSync(process.env.WEBPUSH_CLI,
+    ["token", "--sub", "browser-test-admin", "--role", "admin"], { encoding: "utf8" }).trim();
+  await page.click("#send-box summary");
+  await page.fill("#admin-token", token);           // a user token: not allowed
+  await page.click("#send-test");
+  const refused = await until(async () => {
+    const c = await page.getAttribute("#error", "data-code");
+    return c && c !== "not_subscribed" ? { code: c, text: await page.textContent("#error") } : null;
+  });
+  ok(refused && /\(403 [a-z_]+\)/.test(refused.text),
+    "Send test with a user's token: the page shows the API's 403 and its code", refused);
+  await page.fill("#admin-token", adminToken);
+  await page.click("#send-test");
+  const queued = await until(async () => {
+    const t = await page.textContent("#status");
+    return /^Queued/.test(t) ? t : null;
+  });
+  ok(queued && /job [0-9a-f-]{36}\b/.test(queued) && queued.includes("browser-test-"),
+    "Send test with an admin token: queued (202), the page shows the job id and the user", queued);
+
   // -- the API half, with a subscription the test makes up ----------------
   await apiChecks(page, token);
 
