@@ -52,7 +52,7 @@ run_c_test() {
 run_prove() {
     local name=$1 out rc tests failed
     shift
-    out=$(prove "$@" 2>&1)
+    out=$(prove --timer "$@" 2>&1)
     rc=$?
     printf '%s\n' "$out" | sed "s|^|[$name] |"
     tests=$(printf '%s\n' "$out" | sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p')
