@@ -42,17 +42,23 @@ if ! out=$(
     fail "npm ci in t/browser failed (is the npm registry reachable?)"
 fi
 
-# No stack given: start one for this run.
+# Everything of this run (browser profile, logs) in one dir, gone at exit.
+work=$(mktemp -d "${TMPDIR:-/tmp}/webpush-browser.XXXXXX")
+chmod 0755 "$work"      # a stack in it: nginx's workers (nobody) traverse it
 stack=""
 cleanup() {
     if [ -n "$stack" ]; then
         "$top/util/stack.sh" stop "$stack" >/dev/null 2>&1
         rm -rf "$stack"
     fi
+    rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# No stack given: start one for this run.
 if [ -z "${API_URL:-}" ]; then
-    stack=$(mktemp -d /tmp/webpush-browser.XXXXXX)
+    stack=$work/stack
     if ! out=$(STACK_SKIP=sender BUILD=$build "$top/util/stack.sh" start "$stack" 2>&1); then
         printf '%s\n' "$out" | sed 's/^/# /'
         fail "could not start a stack"
@@ -72,12 +78,11 @@ export WEBPUSH_SPKI
 # A private session bus: notifyd.py plays the desktop's notification
 # service on it, and Chromium finds it through DBUS_SESSION_BUS_ADDRESS.
 # Chromium's own chatter (D-Bus, GPU) goes to a log, shown on failure.
-log=$(mktemp /tmp/webpush-browser-log.XXXXXX)
-DEBUG=pw:browser dbus-run-session -- node "$here/client.test.js" 2>"$log"
+log=$work/chromium.log
+TMPDIR=$work DEBUG=pw:browser dbus-run-session -- node "$here/client.test.js" 2>"$log"
 rc=$?
 if [ "$rc" -ne 0 ]; then
     echo "# chromium's log (last 30 lines):"
     grep -v 'dbus/\|Fontconfig' "$log" | tail -n 30 | sed 's/^/#   /'
 fi
-rm -f "$log"
 exit $rc
