@@ -295,16 +295,18 @@ wp_jobstate_lease(wp_queue_t *q, int64_t now_ms, int64_t lease_ms,
 }
 
 
+/* A job's state gone (expired): the item is closed with no counters. */
 static const char  wp_js_resolve_lua[] =
     "if redis.call('ZREM', KEYS[2], ARGV[1]) == 0 then return 2 end "
-    "if ARGV[2] ~= '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])"
-    " end "
-    "for i = 9, #ARGV, 2 do"
-    " redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end "
+    "local live = redis.call('EXISTS', KEYS[1]) == 1 "
+    "if live and ARGV[2] ~= '' then"
+    " redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2]) end "
+    "if live then for i = 9, #ARGV, 2 do"
+    " redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end end "
     "if ARGV[5] ~= '' then redis.call('XADD', KEYS[3], '*', 'kind',"
     " 'delivery', 'jobId', ARGV[6], 'entry', ARGV[4], 'subscription',"
     " ARGV[7], 'attempts', ARGV[8], 'reason', ARGV[5]) end "
-    "if ARGV[2] == '' then"
+    "if live and ARGV[2] == '' then"
     " local p = redis.call('HINCRBY', KEYS[1], 'pending', -1)"
     " if p <= 0 and redis.call('HGET', KEYS[1], 'done') == '1' then"
     "  redis.call('SADD', KEYS[4], ARGV[4]) return 1 end "
