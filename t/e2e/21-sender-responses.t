@@ -5,7 +5,8 @@
 # origin's circuit (other subscriptions of that origin wait, then go);
 # 429 + Retry-After (seconds and HTTP-date) is honoured; 503 until the
 # attempts run out dead-letters with the reason; a retry that would pass the
-# TTL is dead-lettered as expired; an expired job is not sent and is
+# TTL is dead-lettered as expired; WNS 406 is retried; a request timeout is
+# retried; an expired job is not sent and is
 # recorded as expired; a scheduled job (sendAt) goes out when due; a slow
 # origin does not hold up another origin.
 use strict;
@@ -36,7 +37,8 @@ my $allow = join(',', map { "127.0.0.1:$_" } $main, $auth, $auth1, $thr,
 my $snd = start_sender('t21', WEBPUSH_QUEUE_PREFIX => $prefix,
                        WEBPUSH_ALLOWED_ENDPOINTS => $allow,
                        PUSH_RETRY_ATTEMPTS => 2, PUSH_RETRY_DELAY => 100,
-                       WEBPUSH_CIRCUIT_OPEN => 1500);
+                       WEBPUSH_CIRCUIT_OPEN => 1500,
+                       WEBPUSH_REQUEST_TIMEOUT => 1500);
 my $run = uid();
 
 sub enabled {
@@ -180,6 +182,14 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
          '... dead letter with the reason');
     is($d[0]{attempts}, 3, '... and the attempt count');
 
+    # WNS throttling: 406 + Retry-After
+    my ($s5, $i5) = subscribe($thr, behaviour => { status => 406, times => 1,
+                                                   retry_after => 1 });
+    add_subs([[$s5, $i5]], "u406-$run");
+    $l = wait_log(enqueue($prefix, job_json(to => { userId => "u406-$run" })), 15);
+    is($l && $l->{sentCount}, 1, 'WNS 406 + Retry-After: delivered');
+    is(requests($thr, $i5), 2, '... on the second request');
+
     # Retry-After beyond the TTL: not retried, dead-lettered as expired
     my ($s4, $i4) = subscribe($thr, behaviour => { status => 429,
                                                    retry_after => 30 });
@@ -220,7 +230,8 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
 
 # ---- a slow origin does not hold up another -------------------------------
 {
-    my ($ss, $si) = subscribe($slow, behaviour => { delay_ms => 3000 });
+    my ($ss, $si) = subscribe($slow, behaviour => { delay_ms => 3000,
+                                                    times => 1 });
     my @fast = subscribe_many($main, 3);
     add_subs([[$ss, $si]], "umix-$run");
     add_subs(\@fast, "umix-$run");
@@ -231,10 +242,13 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
         3 == grep { $n->{$_->[1]} } @fast
     }, 10);
     my $dt = time() - $t0;
-    ok($got && $dt < 2, sprintf('fast origin delivered in %.2f s while the'
-                                . ' slow one takes 3 s', $dt));
+    ok($got && $dt < 1.4, sprintf('fast origin delivered in %.2f s while the'
+                                  . ' slow one hangs', $dt));
     my $l = wait_log($j, 15);
     is($l && $l->{sentCount}, 4, '... and the slow one arrives too');
+    is($l && $l->{metadata}{retried}, 1,
+       '... after its request timed out (1.5 s) and was retried');
+    ok(requests($slow, $si) >= 2, '... a second request was made');
 }
 
 # ---- metrics ---------------------------------------------------------------
@@ -248,6 +262,7 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
     ok(($m{retried} // 0) >= 6, 'metrics: retried counted');
     ok(($m{failed_4xx} // 0) >= 6, 'metrics: failed_4xx counted');
     ok(($m{failed_5xx} // 0) >= 4, 'metrics: failed_5xx counted');
+    ok(($m{failed_network} // 0) >= 1, 'metrics: failed_network (timeout)');
     ok(($m{expired} // 0) >= 2, 'metrics: expired counted');
 }
 
