@@ -324,7 +324,7 @@
           reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: key }),
           subscribeTimeoutMs, ERROR_CODES.PUSH_SERVICE_UNREACHABLE,
           `The browser's push service did not answer within ${Math.round(subscribeTimeoutMs / 1000)} s` +
-          " (offline, or a network that blocks it?). Nothing was subscribed.");
+          " (offline, or a network that blocks it?). Nothing was saved on the server.");
       } catch (e) {
         if (e instanceof WebPushError) throw e;
         if (e && e.name === "NotAllowedError") {
