@@ -267,7 +267,7 @@ sub start_redis {
              '--dir', "$tmp/redis-$port", '--save', '', @conf) or die;
     }
     $kids{$pid} = "redis $port";
-    wait_for(sub { `redis-cli -p $port PING 2>/dev/null` =~ /PONG/ }, 10)
+    wait_for(sub { `redis-cli -p $port PING 2>&1` =~ /PONG|NOAUTH/ }, 10)
         or die "redis-server did not start:\n" . slurp("$tmp/redis-$port/log");
     return $port;
 }

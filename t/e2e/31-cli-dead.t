@@ -154,5 +154,48 @@ for my $u (@usage) {
     like((cli(\%env, 'dead', 'list'))[1], qr/^1 dead entry$/m, 'nothing changed by the failures');
 }
 
+# ---- two operators replaying at once: each job queued exactly once ----------
+
+{
+    redis_clear($P);
+    my @ids = map { sprintf('eeeeeeee-0000-4000-8000-%012d', $_) } 1 .. 30;
+    add_dead('id', "1-$_", 'job', job_json($ids[$_ - 1]), 'reason', 'x') for 1 .. 30;
+    my @pids;
+    for my $n (1 .. 2) {
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            $ENV{WEBPUSH_QUEUE_PREFIX} = $P;
+            open(STDOUT, '>', '/dev/null'); open(STDERR, '>', '/dev/null');
+            exec($cli, 'dead', 'retry', '--all') or exit 127;
+        }
+        push @pids, $pid;
+    }
+    waitpid($_, 0) for @pids;
+    my @jobs = jobs_in_stream();
+    is(scalar @jobs, 30, 'two concurrent `dead retry --all`: 30 jobs queued, none twice');
+    my %seen = map { $_->{id} => 1 } @jobs;
+    is(scalar keys %seen, 30, '... each of the 30 ids once');
+    like((cli(\%env, 'dead', 'list'))[1], qr/^0 dead entries$/m, '... and the dead stream is empty');
+}
+
+# ---- a Redis with a password ------------------------------------------------------
+
+{
+    my $port = start_redis('--requirepass', 'pw-t31-secret');
+    my %e = (%env, REDIS_URL => "redis://:pw-t31-secret\@127.0.0.1:$port");
+    my ($rc, $out, $err) = cli(\%e, 'dead', 'list');
+    is($rc, 0, 'the right password in REDIS_URL: exit 0') or diag($err);
+    ($rc, $out, $err) = cli({ %e, REDIS_URL => "redis://:wrong-t31\@127.0.0.1:$port" }, 'dead', 'list');
+    is($rc, 3, 'a wrong password: exit 3');
+    like($err, qr/refused the password \(REDIS_URL\)/, '... says so');
+    unlike($out . $err, qr/wrong-t31/, '... without printing it');
+    ($rc, $out, $err) = cli({ %e, REDIS_URL => "redis://127.0.0.1:$port" }, 'dead', 'list');
+    is($rc, 3, 'no password where one is needed: exit 3');
+    ($rc, $out, $err) = cli({ %e, REDIS_URL => undef, REDIS_HOST => '127.0.0.1',
+                              REDIS_PORT => $port, REDIS_PASSWORD => 'pw-t31-secret' },
+                            'dead', 'list');
+    is($rc, 0, 'REDIS_HOST/REDIS_PORT/REDIS_PASSWORD work too');
+}
+
 redis_clear($P);
 done_testing();
