@@ -160,8 +160,10 @@ ngx_http_webpush_health_run(ngx_http_request_t *r, ngx_uint_t checks)
                                          NGX_HTTP_WEBPUSH_HEALTH_DATABASE,
                                          "not configured");
 
-        } else if (ngx_http_webpush_pg_query(r->pool, r->connection->log,
-                                             "SELECT 1", 0, NULL,
+        } else if (ngx_http_webpush_pg_query_prepared(r->pool,
+                                             r->connection->log,
+                                             "webpush_health", "SELECT 1",
+                                             0, NULL,
                                              ngx_http_webpush_health_pg_done,
                                              ctx)
                    != NGX_OK)

@@ -39,6 +39,9 @@
 /* addresses of one host name tried, at most */
 #define NGX_HTTP_WEBPUSH_PG_ADDRS_MAX        4
 
+/* named statements prepared per connection, at most (then unprepared) */
+#define NGX_HTTP_WEBPUSH_PG_PREPARED_MAX     32
+
 
 typedef struct ngx_http_webpush_pg_conn_s  ngx_http_webpush_pg_conn_t;
 typedef struct ngx_http_webpush_pg_req_s   ngx_http_webpush_pg_req_t;
@@ -64,6 +67,7 @@ struct ngx_http_webpush_pg_req_s {
     PGresult                       *res;
     ngx_int_t                       rc;
     char                           *sql;
+    char                           *name;       /* prepared statement */
     const char                    **values;
     int                             nparams;
     unsigned                        waiting:1;
@@ -79,6 +83,9 @@ struct ngx_http_webpush_pg_conn_s {
     ngx_event_t                     timer;      /* connect / query timeout */
     ngx_http_webpush_pg_req_t      *req;        /* NULL once cancelled */
     PGresult                       *res;        /* first result */
+    char                           *prepared[NGX_HTTP_WEBPUSH_PG_PREPARED_MAX];
+    ngx_uint_t                      nprepared;
+    char                           *preparing;  /* name being prepared */
     unsigned                        flushing:1;
 };
 
@@ -101,9 +108,12 @@ typedef struct {
 } ngx_http_webpush_pg_pool_t;
 
 
+static ngx_int_t ngx_http_webpush_pg_submit(ngx_pool_t *owner,
+    ngx_log_t *log, const char *name, const char *sql, ngx_uint_t nparams,
+    const char *const *values, ngx_http_webpush_pg_done_pt done, void *data);
 static ngx_http_webpush_pg_req_t *ngx_http_webpush_pg_req_create(
-    ngx_pool_t *owner, ngx_log_t *log, const char *sql, ngx_uint_t nparams,
-    const char *const *values);
+    ngx_pool_t *owner, ngx_log_t *log, const char *name, const char *sql,
+    ngx_uint_t nparams, const char *const *values);
 static void ngx_http_webpush_pg_req_cleanup(void *data);
 static void ngx_http_webpush_pg_req_handler(ngx_event_t *ev);
 static void ngx_http_webpush_pg_req_finish(ngx_http_webpush_pg_req_t *req,
@@ -125,6 +135,10 @@ static void ngx_http_webpush_pg_conn_idle_read(
 static void ngx_http_webpush_pg_conn_busy(ngx_http_webpush_pg_conn_t *conn);
 static ngx_int_t ngx_http_webpush_pg_conn_send(
     ngx_http_webpush_pg_conn_t *conn, ngx_http_webpush_pg_req_t *req);
+static ngx_int_t ngx_http_webpush_pg_conn_flush(
+    ngx_http_webpush_pg_conn_t *conn, ngx_log_t *log);
+static ngx_int_t ngx_http_webpush_pg_conn_prepared(
+    ngx_http_webpush_pg_conn_t *conn, const char *name);
 static void ngx_http_webpush_pg_conn_timeout(ngx_event_t *ev);
 static ngx_int_t ngx_http_webpush_pg_conn_want_write(
     ngx_http_webpush_pg_conn_t *conn, ngx_uint_t on);
@@ -168,6 +182,26 @@ ngx_http_webpush_pg_query(ngx_pool_t *owner, ngx_log_t *log, const char *sql,
     ngx_uint_t nparams, const char *const *values,
     ngx_http_webpush_pg_done_pt done, void *data)
 {
+    return ngx_http_webpush_pg_submit(owner, log, NULL, sql, nparams, values,
+                                      done, data);
+}
+
+
+ngx_int_t
+ngx_http_webpush_pg_query_prepared(ngx_pool_t *owner, ngx_log_t *log,
+    const char *name, const char *sql, ngx_uint_t nparams,
+    const char *const *values, ngx_http_webpush_pg_done_pt done, void *data)
+{
+    return ngx_http_webpush_pg_submit(owner, log, name, sql, nparams, values,
+                                      done, data);
+}
+
+
+static ngx_int_t
+ngx_http_webpush_pg_submit(ngx_pool_t *owner, ngx_log_t *log,
+    const char *name, const char *sql, ngx_uint_t nparams,
+    const char *const *values, ngx_http_webpush_pg_done_pt done, void *data)
+{
     ngx_queue_t                 *q;
     ngx_http_webpush_pg_req_t   *req;
     ngx_http_webpush_pg_conn_t  *conn;
@@ -190,7 +224,8 @@ ngx_http_webpush_pg_query(ngx_pool_t *owner, ngx_log_t *log, const char *sql,
         return NGX_ERROR;
     }
 
-    req = ngx_http_webpush_pg_req_create(owner, log, sql, nparams, values);
+    req = ngx_http_webpush_pg_req_create(owner, log, name, sql, nparams,
+                                         values);
     if (req == NULL) {
         return NGX_ERROR;
     }
@@ -231,7 +266,8 @@ ngx_http_webpush_pg_query(ngx_pool_t *owner, ngx_log_t *log, const char *sql,
 
 static ngx_http_webpush_pg_req_t *
 ngx_http_webpush_pg_req_create(ngx_pool_t *owner, ngx_log_t *log,
-    const char *sql, ngx_uint_t nparams, const char *const *values)
+    const char *name, const char *sql, ngx_uint_t nparams,
+    const char *const *values)
 {
     u_char                      *p;
     size_t                       size, len;
@@ -251,7 +287,8 @@ ngx_http_webpush_pg_req_create(ngx_pool_t *owner, ngx_log_t *log,
     /* one block: the owner may go away while the query waits */
 
     size = sizeof(ngx_http_webpush_pg_req_t)
-           + nparams * sizeof(char *) + ngx_strlen(sql) + 1;
+           + nparams * sizeof(char *) + ngx_strlen(sql) + 1
+           + (name ? ngx_strlen(name) + 1 : 0);
 
     for (i = 0; i < nparams; i++) {
         if (values[i] != NULL) {
@@ -283,7 +320,12 @@ ngx_http_webpush_pg_req_create(ngx_pool_t *owner, ngx_log_t *log,
     }
 
     req->sql = (char *) p;
-    ngx_memcpy(p, sql, ngx_strlen(sql) + 1);
+    p = ngx_cpymem(p, sql, ngx_strlen(sql) + 1);
+
+    if (name != NULL) {
+        req->name = (char *) p;
+        ngx_memcpy(p, name, ngx_strlen(name) + 1);
+    }
 
     req->nparams = (int) nparams;
     req->log = log;
@@ -906,6 +948,44 @@ ngx_http_webpush_pg_conn_busy(ngx_http_webpush_pg_conn_t *conn)
         return;
     }
 
+    if (conn->preparing != NULL) {
+
+        if (conn->res == NULL
+            || PQresultStatus(conn->res) != PGRES_COMMAND_OK)
+        {
+            /* a failed prepare is the answer: its error result */
+            ngx_free(conn->preparing);
+            conn->preparing = NULL;
+
+        } else {
+            /* prepared on this connection from now on */
+            conn->prepared[conn->nprepared++] = conn->preparing;
+            conn->preparing = NULL;
+
+            PQclear(conn->res);
+            conn->res = NULL;
+
+            req = conn->req;
+
+            if (req != NULL) {
+                /* now execute it, within the same query timer */
+
+                if (!PQsendQueryPrepared(conn->pgconn, req->name,
+                                         req->nparams, req->values, NULL,
+                                         NULL, 0)
+                    || ngx_http_webpush_pg_conn_flush(conn, req->log)
+                       != NGX_OK)
+                {
+                    ngx_http_webpush_pg_conn_lost(conn, "cannot send a query");
+                }
+
+                return;
+            }
+
+            /* the owner went away: the connection is simply idle again */
+        }
+    }
+
     req = conn->req;
     res = conn->res;
 
@@ -946,29 +1026,47 @@ ngx_http_webpush_pg_conn_send(ngx_http_webpush_pg_conn_t *conn,
 
     pool = ngx_http_webpush_pg_pool;
 
-    if (!PQsendQueryParams(conn->pgconn, req->sql, req->nparams, NULL,
-                           req->values, NULL, NULL, 0))
+    if (req->name == NULL
+        || (!ngx_http_webpush_pg_conn_prepared(conn, req->name)
+            && conn->nprepared == NGX_HTTP_WEBPUSH_PG_PREPARED_MAX))
     {
+        rc = PQsendQueryParams(conn->pgconn, req->sql, req->nparams, NULL,
+                               req->values, NULL, NULL, 0);
+
+    } else if (ngx_http_webpush_pg_conn_prepared(conn, req->name)) {
+        rc = PQsendQueryPrepared(conn->pgconn, req->name, req->nparams,
+                                 req->values, NULL, NULL, 0);
+
+    } else {
+        /*
+         * First use on this connection: prepare, then execute.  The name
+         * is the connection's copy: the request may go before the answer.
+         */
+        conn->preparing = ngx_alloc(ngx_strlen(req->name) + 1, req->log);
+        if (conn->preparing == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(conn->preparing, req->name, ngx_strlen(req->name) + 1);
+
+        ngx_log_debug2(NGX_LOG_DEBUG_EVENT, req->log, 0,
+                       "webpush pg: prepare \"%s\", fd:%d",
+                       req->name, conn->c->fd);
+
+        rc = PQsendPrepare(conn->pgconn, req->name, req->sql, req->nparams,
+                           NULL);
+    }
+
+    if (!rc) {
         p = ngx_http_webpush_pg_error(conn->pgconn, errstr, sizeof(errstr));
         ngx_log_error(NGX_LOG_ERR, req->log, 0,
-                      "webpush: PQsendQueryParams() failed: %*s",
+                      "webpush: sending a query failed: %*s",
                       p - errstr, errstr);
         return NGX_ERROR;
     }
 
-    rc = PQflush(conn->pgconn);
-    if (rc == -1) {
-        ngx_log_error(NGX_LOG_ERR, req->log, 0,
-                      "webpush: PQflush() failed");
+    if (ngx_http_webpush_pg_conn_flush(conn, req->log) != NGX_OK) {
         return NGX_ERROR;
-    }
-
-    if (rc == 1) {
-        conn->flushing = 1;
-
-        if (ngx_http_webpush_pg_conn_want_write(conn, 1) != NGX_OK) {
-            return NGX_ERROR;
-        }
     }
 
     /* from here on the query is the connection's */
@@ -996,6 +1094,45 @@ ngx_http_webpush_pg_conn_send(ngx_http_webpush_pg_conn_t *conn,
     ngx_add_timer(&conn->timer, pool->conf.query_timeout);
 
     return NGX_OK;
+}
+
+
+/* Start flushing what libpq buffered; write events finish the job. */
+
+static ngx_int_t
+ngx_http_webpush_pg_conn_flush(ngx_http_webpush_pg_conn_t *conn,
+    ngx_log_t *log)
+{
+    int  rc;
+
+    rc = PQflush(conn->pgconn);
+    if (rc == -1) {
+        ngx_log_error(NGX_LOG_ERR, log, 0, "webpush: PQflush() failed");
+        return NGX_ERROR;
+    }
+
+    if (rc == 1) {
+        conn->flushing = 1;
+        return ngx_http_webpush_pg_conn_want_write(conn, 1);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_webpush_pg_conn_prepared(ngx_http_webpush_pg_conn_t *conn,
+    const char *name)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < conn->nprepared; i++) {
+        if (ngx_strcmp(conn->prepared[i], name) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -1180,6 +1317,15 @@ ngx_http_webpush_pg_conn_close(ngx_http_webpush_pg_conn_t *conn)
     if (conn->pgconn != NULL) {
         PQfinish(conn->pgconn);
         conn->pgconn = NULL;
+    }
+
+    while (conn->nprepared) {
+        ngx_free(conn->prepared[--conn->nprepared]);
+    }
+
+    if (conn->preparing != NULL) {
+        ngx_free(conn->preparing);
+        conn->preparing = NULL;
     }
 
     conn->state = NGX_HTTP_WEBPUSH_PG_FREE;

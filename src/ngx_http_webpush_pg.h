@@ -101,6 +101,18 @@ ngx_int_t ngx_http_webpush_pg_query(ngx_pool_t *owner, ngx_log_t *log,
     const char *sql, ngx_uint_t nparams, const char *const *values,
     ngx_http_webpush_pg_done_pt done, void *data);
 
+/*
+ * The same as a named prepared statement: prepared on each connection at
+ * its first use (one more round trip, once), then only executed, which
+ * saves the server parsing and planning it every time.  name identifies
+ * sql: always pass the same sql with the same name (a constant string).
+ * A failed prepare is the answer (NGX_OK with its error result).  Not for
+ * servers behind a transaction-pooling PgBouncer.
+ */
+ngx_int_t ngx_http_webpush_pg_query_prepared(ngx_pool_t *owner,
+    ngx_log_t *log, const char *name, const char *sql, ngx_uint_t nparams,
+    const char *const *values, ngx_http_webpush_pg_done_pt done, void *data);
+
 /* per-worker pool; works under "master_process off" too */
 ngx_int_t ngx_http_webpush_pg_init_process(ngx_cycle_t *cycle,
     ngx_http_webpush_pg_conf_t *conf);

@@ -88,9 +88,21 @@ __DATA__
 --- request
 GET /api/push/health/database
 --- response_body_like: ^\{"status":"ok","checks":\{"database":\{"status":"ok","latencyMs":\d+\}\}\}$
+--- error_log
+webpush pg: prepare "webpush_health"
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 1a: the health query, prepared on first use, is only executed now
+--- request
+GET /api/push/health/database
+--- response_body_like: "database":\{"status":"ok"
+--- no_error_log
+webpush pg: prepare
+[error]
 
 
 
