@@ -617,18 +617,34 @@ ngx_http_webpush_redis_del_read(void *privdata)
 }
 
 
+/*
+ * The write event stays registered (edge-triggered, it costs nothing while
+ * the socket stays writable): a command queued on a writable socket posts
+ * the write handler, so every command queued during one event loop
+ * iteration leaves in one write(), without an epoll_ctl() per command.
+ */
+
 static void
 ngx_http_webpush_redis_add_write(void *privdata)
 {
     ngx_connection_t *c = privdata;
 
-    if (!c->write->active) {
-        if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
-            != NGX_OK)
-        {
+    ngx_event_t  *wev;
+
+    wev = c->write;
+
+    if (!wev->active) {
+        /* an edge-triggered add reports a writable socket at once */
+        if (ngx_add_event(wev, NGX_WRITE_EVENT, NGX_CLEAR_EVENT) != NGX_OK) {
             ngx_log_error(NGX_LOG_ALERT, c->log, 0,
                           "webpush: cannot add the Redis write event");
         }
+
+        return;
+    }
+
+    if (wev->ready && !wev->posted) {
+        ngx_post_event(wev, &ngx_posted_events);
     }
 }
 
@@ -636,11 +652,7 @@ ngx_http_webpush_redis_add_write(void *privdata)
 static void
 ngx_http_webpush_redis_del_write(void *privdata)
 {
-    ngx_connection_t *c = privdata;
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-    }
+    /* kept registered, see above */
 }
 
 
@@ -760,11 +772,16 @@ ngx_http_webpush_redis_write_handler(ngx_event_t *ev)
             return;
         }
 
-        /* one write() per call; stop when done or when it made no way */
-        if (!(ac->c.flags & REDIS_CONNECTED)
-            || sdslen(ac->c.obuf) == 0
-            || sdslen(ac->c.obuf) >= before)
-        {
+        if (!(ac->c.flags & REDIS_CONNECTED) || sdslen(ac->c.obuf) == 0) {
+            return;
+        }
+
+        /*
+         * One write() per call.  No progress means EAGAIN: not ready until
+         * epoll reports the next edge.
+         */
+        if (sdslen(ac->c.obuf) >= before) {
+            ev->ready = 0;
             return;
         }
     }
