@@ -17,10 +17,10 @@
  *   schema becomes search_path, the others are dropped.  A host NAME is
  *   resolved once, when the configuration is loaded, and pinned with
  *   hostaddr= (host= is kept for TLS verification; a name with several
- *   addresses is tried address by address): a request never waits on DNS;
- *   a reload resolves again.  A host that is a socket directory (/path) or an IP literal is
- *   used as it is.  sslmode and the rest pass through unchanged;
- *   application_name defaults to "webpush-nginx".
+ *   addresses is tried address by address): a request never waits on
+ *   DNS; a reload resolves again.  A socket directory (/path) or an IP
+ *   literal is used as it is.  sslmode and the rest pass through
+ *   unchanged; application_name defaults to "webpush-nginx".
  *
  * NOTE FOR THE FACE FILE (app engineer):
  *   - main conf embeds "ngx_http_webpush_pg_conf_t  pg;", zeroed by
