@@ -64,6 +64,8 @@ static void ngx_http_webpush_metrics_done(void *data, redisReply *reply,
     ngx_int_t rc);
 static ngx_int_t ngx_http_webpush_metrics_send(ngx_http_request_t *r,
     ngx_http_webpush_scrape_t *sc);
+static long long ngx_http_webpush_counter(ngx_str_t *lines,
+    const char *name);
 static void ngx_http_webpush_active_timer(ngx_event_t *ev);
 static void ngx_http_webpush_active_done(void *data, PGresult *res,
     ngx_int_t rc);
@@ -324,7 +326,7 @@ ngx_http_webpush_active_done(void *data, PGresult *res, ngx_int_t rc)
 ngx_int_t
 ngx_http_webpush_metrics_handler(ngx_http_request_t *r)
 {
-    size_t                      len[8];
+    size_t                      len[6];
     u_char                     *keys[6], *p;
     ngx_int_t                   rc;
     ngx_str_t                  *prefix;
