@@ -161,6 +161,38 @@ wp_engine_done(wp_work_t *w, wp_result_t r)
 }
 
 
+/* A circuit another sender opened for o (queue.h: <prefix>circuit:<aud>). */
+static void
+wp_engine_shared_circuit(wp_engine_t *e, wp_origin_t *o, int64_t now)
+{
+    redisReply  *r;
+
+    if (e->q == NULL || e->q->rc == NULL
+        || now - o->shared_checked_ms < 1000)
+    {
+        return;
+    }
+
+    o->shared_checked_ms = now;
+
+    r = redisCommand(e->q->rc, "PTTL %scircuit:%s", e->q->prefix, o->aud);
+    if (r == NULL) {
+        wp_queue_close(e->q);       /* the main loop reconnects */
+        return;
+    }
+
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0
+        && now + r->integer > o->circuit_until_ms)
+    {
+        o->circuit_until_ms = now + r->integer;
+        snprintf(o->circuit_reason, sizeof(o->circuit_reason),
+                 "circuit open (401/403 seen by a sender)");
+    }
+
+    freeReplyObject(r);
+}
+
+
 /*
  * Try to start w now.  Returns 1 when it started or got a result, 0 when
  * it must wait (its origin is at its limit).
@@ -203,6 +235,8 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     if (o == NULL) {
         return 0;           /* every origin slot busy: wait for one */
     }
+
+    wp_engine_shared_circuit(e, o, now);
 
     adm = wp_origin_admit(o, now);
 

@@ -30,6 +30,7 @@ typedef struct {
     int64_t            paused_until_ms;    /* Retry-After from a 429/503 */
     int64_t            circuit_until_ms;   /* 401/403: stop until then */
     int64_t            used_ms;            /* LRU */
+    int64_t            shared_checked_ms;  /* last look at the shared key */
     char               circuit_reason[200];
 } wp_origin_t;
 

@@ -8,7 +8,8 @@
 # TTL is dead-lettered as expired; WNS 406 is retried; a request timeout is
 # retried; an expired job is not sent and is
 # recorded as expired; a scheduled job (sendAt) goes out when due; a slow
-# origin does not hold up another origin.
+# origin does not hold up another origin; a circuit opened by another
+# sender (the shared key) is honoured.
 use strict;
 use warnings;
 use FindBin;
@@ -249,6 +250,22 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
     is($l && $l->{metadata}{retried}, 1,
        '... after its request timed out (1.5 s) and was retried');
     ok(requests($slow, $si) >= 2, '... a second request was made');
+}
+
+# ---- a circuit opened by another sender is honoured -------------------------
+{
+    my ($s, $i) = subscribe($main);
+    add_subs([[$s, $i]], "ushared-$run");
+    redis('SET', "${prefix}circuit:https://127.0.0.1:$main", 'HTTP 403 elsewhere',
+          'PX', 2500);
+    sleep 1.1;              # senders look at the shared key once a second
+    my $t0 = time();
+    my $j = enqueue($prefix, job_json(to => { userId => "ushared-$run" }));
+    sleep 0.6;
+    is(requests($main, $i), 0, 'shared circuit key: the origin is left alone');
+    my $l = wait_log($j, 15);
+    is($l && $l->{sentCount}, 1, '... and served once the key expires');
+    ok(time() - $t0 >= 1.2, sprintf('... %.1f s later', time() - $t0));
 }
 
 # ---- metrics ---------------------------------------------------------------
