@@ -649,6 +649,7 @@ ngx_http_webpush_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_webpush_loc_conf_t *wlcf = conf;
 
+    ngx_uint_t                     i;
     ngx_http_webpush_route_t      *route;
     ngx_http_core_loc_conf_t      *clcf;
     ngx_http_webpush_main_conf_t  *wmcf;
@@ -675,10 +676,12 @@ ngx_http_webpush_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     wmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_webpush_module);
 
     /* cf->conf_file is on the parser's stack: copy the name, not it */
-    if ((route->needs & ~wmcf->needs) && wmcf->needs_file.data == NULL) {
-        wmcf->needs_file = cf->conf_file->file.name;
-        wmcf->needs_line = cf->conf_file->line;
-        wmcf->needs_name = route->name;
+    for (i = 0; i < NGX_HTTP_WEBPUSH_NEEDS_N; i++) {
+        if ((route->needs & ~wmcf->needs) & (1 << i)) {
+            wmcf->needs_file[i] = cf->conf_file->file.name;
+            wmcf->needs_line[i] = cf->conf_file->line;
+            wmcf->needs_name[i] = route->name;
+        }
     }
 
     wmcf->needs |= route->needs;
@@ -1109,7 +1112,7 @@ ngx_http_webpush_create_main_conf(ngx_conf_t *cf)
      *     wmcf->vapid_key_json = { 0, NULL };
      *     wmcf->vapid_key_etag = { 0, NULL };
      *     wmcf->needs = 0;
-     *     wmcf->needs_file = { 0, NULL };
+     *     wmcf->needs_file[] = { 0, NULL };
      *     wmcf->pg = { 0 };          (filled by its directive)
      *     wmcf->jwt_secret = { 0, NULL };
      *     wmcf->jwt_user_claim = { 0, NULL };
@@ -1139,7 +1142,8 @@ ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"%V\" requires \"webpush_vapid_public_key\" "
                       "in the http block, in %V:%ui",
-                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+                      &wmcf->needs_name[0], &wmcf->needs_file[0],
+                      wmcf->needs_line[0]);
         return NGX_CONF_ERROR;
     }
 
@@ -1149,7 +1153,8 @@ ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"%V\" requires \"webpush_postgres\" "
                       "in the http block, in %V:%ui",
-                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+                      &wmcf->needs_name[1], &wmcf->needs_file[1],
+                      wmcf->needs_line[1]);
         return NGX_CONF_ERROR;
     }
 
@@ -1159,7 +1164,8 @@ ngx_http_webpush_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"%V\" requires \"webpush_redis\" "
                       "in the http block, in %V:%ui",
-                      &wmcf->needs_name, &wmcf->needs_file, wmcf->needs_line);
+                      &wmcf->needs_name[2], &wmcf->needs_file[2],
+                      wmcf->needs_line[2]);
         return NGX_CONF_ERROR;
     }
 

@@ -34,6 +34,7 @@
 #define NGX_HTTP_WEBPUSH_NEEDS_PG            0x0002
 #define NGX_HTTP_WEBPUSH_NEEDS_REDIS         0x0004
 #define NGX_HTTP_WEBPUSH_NEEDS_AUTH          0x0008
+#define NGX_HTTP_WEBPUSH_NEEDS_N             4
 
 /* Routes counted in the metrics zone (the route table is shorter). */
 #define NGX_HTTP_WEBPUSH_MAX_ROUTES          16
@@ -63,11 +64,11 @@ typedef struct {
     ngx_str_t                   vapid_key_json;     /* the route's body */
     ngx_str_t                   vapid_key_etag;
 
-    /* where a route needing something was first used, for the error */
+    /* where a route needing each thing was first used, for the error */
     ngx_uint_t                  needs;
-    ngx_str_t                   needs_file;
-    ngx_uint_t                  needs_line;
-    ngx_str_t                   needs_name;
+    ngx_str_t                   needs_file[NGX_HTTP_WEBPUSH_NEEDS_N];
+    ngx_uint_t                  needs_line[NGX_HTTP_WEBPUSH_NEEDS_N];
+    ngx_str_t                   needs_name[NGX_HTTP_WEBPUSH_NEEDS_N];
 
     ngx_http_webpush_pg_conf_t      pg;
     ngx_http_webpush_redis_conf_t   redis;

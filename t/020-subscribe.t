@@ -431,6 +431,20 @@ invalid allowed endpoints (literal value)
 
 
 
+=== TEST 24b: the route without webpush_postgres refuses to start, naming that route
+--- http_config eval
+my $c = $::http_config;
+$c =~ s{webpush_postgres [^\n]*\n}{};
+$c;
+--- config
+    location = /api/push/vapid-public-key { webpush_vapid_key; }
+    location = /api/push/subscribe { webpush_subscribe; }
+--- must_die
+--- error_log
+"webpush_subscribe" requires "webpush_postgres" in the http block
+
+
+
 === TEST 25: the database unreachable: 503 with Retry-After, JSON
 --- http_config eval
 my $c = $::http_config;
