@@ -358,14 +358,16 @@ doc_id_ms(const char *id)
 static void
 doc_queue(doctor_t *d)
 {
-    char               from[80];
+    char               from[80], remedy[300];
     size_t             i;
+    int                group;
     int64_t            age;
-    long long          dead;
+    long long          dead, len;
     redisReply        *rep, *g;
     const redisReply  *last;
 
     snprintf(from, sizeof(from), "-");
+    group = 0;
 
     /* The first entry after the group's last-delivered id is waiting. */
     rep = redisCommand(d->r.rc, "XINFO GROUPS %sjobs", d->r.prefix);
@@ -378,12 +380,34 @@ doc_queue(doctor_t *d)
                 && last->type == REDIS_REPLY_STRING)
             {
                 snprintf(from, sizeof(from), "(%s", last->str);
+                group = 1;
             }
         }
     }
 
     if (rep) {
         freeReplyObject(rep);
+    }
+
+    /*
+     * Jobs in a stream without the group: a sender creating the group at
+     * "$" would never see them.
+     */
+    rep = redisCommand(d->r.rc, "XLEN %sjobs", d->r.prefix);
+    len = cli_reply_int(rep, 0);
+    if (rep) {
+        freeReplyObject(rep);
+    }
+
+    if (!group && len > 0) {
+        snprintf(remedy, sizeof(remedy), "create the group from the start"
+                 " of the stream: redis-cli XGROUP CREATE '%sjobs' senders 0",
+                 d->r.prefix);
+        doc_report(d, DOC_FAIL, "queue", remedy, "%lld job%s in %sjobs but"
+                   " no consumer group \"senders\": a sender that creates it"
+                   " at \"$\" never sees them", len, len == 1 ? "" : "s",
+                   d->r.prefix);
+        goto dead;
     }
 
     rep = redisCommand(d->r.rc, "XRANGE %sjobs %s + COUNT 1", d->r.prefix,
@@ -413,6 +437,8 @@ doc_queue(doctor_t *d)
         doc_report(d, DOC_OK, "queue", NULL, "oldest waiting job queued"
                    " %lld s ago", (long long) age / 1000);
     }
+
+dead:
 
     rep = redisCommand(d->r.rc, "XLEN %sdead", d->r.prefix);
     dead = cli_reply_int(rep, 0);

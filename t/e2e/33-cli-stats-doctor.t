@@ -154,6 +154,10 @@ sub doctor_says {
                            qr/^warn  queue     oldest waiting job queued 1[12]\d s ago\n\s+-> senders are behind/m);
     like($out2, qr/^warn  dead      \d+ dead-lettered entr(y|ies)\n\s+-> inspect them: webpush-cli dead list/m,
          'doctor: dead letters are a warning with the command to inspect them');
+    # jobs in a stream that has no consumer group yet
+    system("redis-cli -p $rport XADD '{t33g}:jobs' '*' job '{}' >/dev/null");
+    doctor_says('jobs but no consumer group', { WEBPUSH_QUEUE_PREFIX => '{t33g}:' }, 1,
+                qr/^FAIL  queue     1 job in \{t33g\}:jobs but no consumer group "senders".*\n\s+-> create the group from the start of the stream: redis-cli XGROUP CREATE '\{t33g\}:jobs' senders 0$/m);
     my ($rc) = cli(\%denv, 'doctor', '--bogus');
     is($rc, 2, 'doctor with an unknown option -> exit 2');
 }
