@@ -36,7 +36,7 @@ static const cli_command_t  cli_commands[] = {
       "  exit: 0 queued (--wait: finished), 1 dead/expired/timed out,"
       " 2 bad request, 3 env, 4 unreachable" },
     { "job", cli_job,
-      "show where a job is: queued, running, scheduled, finished, dead",
+      "where a job is: queued, running, scheduled, retrying, finished, dead",
       "webpush-cli job JOB_ID\n"
       "  exit: 0 found, 1 no such job, 2 bad id, 3 env, 4 unreachable" },
     { "dead", cli_dead,
