@@ -144,3 +144,16 @@ x
 --- error_code: 405
 --- response_headers
 Allow: GET, HEAD
+
+
+
+=== TEST 6: nothing but the route configured: served, no database or Redis figures needed
+--- http_config
+--- config
+    location = /metrics { webpush_metrics; }
+--- request eval
+["GET /metrics", "HEAD /metrics"]
+--- response_body_like eval
+[qr/^webpush_redis_up 0$/m, qr/^$/]
+--- no_error_log
+[error]
