@@ -11,7 +11,7 @@ run="postgresql redis-server curl"
 test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       liblist-moreutils-perl libtext-diff-perl liburi-perl libwww-perl
       libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2
-      chromium dbus-daemon python3-gi"
+      chromium dbus-daemon python3-gi docker-compose logrotate systemd"
 
 case "${1:-build}" in
     build) want="$build" ;;
