@@ -184,6 +184,10 @@ ngx_int_t ngx_http_webpush_read_json_body(ngx_http_request_t *r,
 
 ngx_http_webpush_ctx_t *ngx_http_webpush_get_ctx(ngx_http_request_t *r);
 
+/* A lib/ validation error: 400 not JSON, 413 too large, 422 a field. */
+ngx_int_t ngx_http_webpush_send_invalid(ngx_http_request_t *r,
+    wp_err_t *err);
+
 /* Routes (src/ngx_http_webpush_subscribe.c, _send.c, _metrics.c) */
 
 ngx_int_t ngx_http_webpush_subscribe_handler(ngx_http_request_t *r);

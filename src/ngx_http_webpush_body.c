@@ -192,6 +192,38 @@ ngx_http_webpush_body_handler(ngx_http_request_t *r)
 }
 
 
+/*
+ * A lib/ validation failure as the API's answer: 400 when the body is not
+ * JSON at all, 413 for a payload or a whole body over its bound, 500 only
+ * for our own allocation failure, 422 for any invalid field (the message
+ * starts with the field's JSON path).
+ */
+
+ngx_int_t
+ngx_http_webpush_send_invalid(ngx_http_request_t *r, wp_err_t *err)
+{
+    ngx_uint_t  status;
+
+    if (ngx_strcmp(err->code, WP_E_BAD_JSON) == 0) {
+        status = NGX_HTTP_BAD_REQUEST;
+
+    } else if (ngx_strcmp(err->code, WP_E_PAYLOAD_TOO_LARGE) == 0
+               || (ngx_strcmp(err->code, WP_E_TOO_LONG) == 0
+                   && err->field[0] == '\0'))
+    {
+        status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
+
+    } else if (ngx_strcmp(err->code, WP_E_NOMEM) == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    } else {
+        status = 422;
+    }
+
+    return ngx_http_webpush_send_wp_error(r, status, err);
+}
+
+
 static ngx_int_t
 ngx_http_webpush_body_too_large(ngx_http_request_t *r, off_t limit)
 {

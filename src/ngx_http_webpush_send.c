@@ -39,8 +39,6 @@
 static void ngx_http_webpush_send_post(ngx_http_request_t *r);
 static void ngx_http_webpush_send_done(void *data, redisReply *reply,
     ngx_int_t rc);
-static ngx_int_t ngx_http_webpush_send_parse_error(ngx_http_request_t *r,
-    wp_err_t *err);
 static ngx_table_elt_t *ngx_http_webpush_idempotency_key(
     ngx_http_request_t *r);
 static u_char *ngx_http_webpush_key(ngx_pool_t *pool, ngx_str_t *prefix,
@@ -150,7 +148,7 @@ ngx_http_webpush_send_post(ngx_http_request_t *r)
         != 0)
     {
         ngx_http_finalize_request(r,
-                                  ngx_http_webpush_send_parse_error(r, &err));
+                                  ngx_http_webpush_send_invalid(r, &err));
         return;
     }
 
@@ -387,33 +385,6 @@ ngx_http_webpush_send_done(void *data, redisReply *reply, ngx_int_t rc)
     ngx_http_finalize_request(r,
         ngx_http_webpush_send_json(r, NGX_HTTP_ACCEPTED, body, p - body,
                                    NULL));
-}
-
-
-/* 400 not JSON, 413 payload or body too large, 422 any other field. */
-
-static ngx_int_t
-ngx_http_webpush_send_parse_error(ngx_http_request_t *r, wp_err_t *err)
-{
-    ngx_uint_t  status;
-
-    if (ngx_strcmp(err->code, WP_E_BAD_JSON) == 0) {
-        status = NGX_HTTP_BAD_REQUEST;
-
-    } else if (ngx_strcmp(err->code, WP_E_PAYLOAD_TOO_LARGE) == 0
-               || (ngx_strcmp(err->code, WP_E_TOO_LONG) == 0
-                   && err->field[0] == '\0'))
-    {
-        status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-
-    } else if (ngx_strcmp(err->code, WP_E_NOMEM) == 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    } else {
-        status = 422;
-    }
-
-    return ngx_http_webpush_send_wp_error(r, status, err);
 }
 
 

@@ -54,8 +54,6 @@ static ngx_int_t ngx_http_webpush_query(ngx_http_request_t *r,
     ngx_http_webpush_pg_done_pt done);
 static ngx_int_t ngx_http_webpush_pg_failed(ngx_http_request_t *r,
     PGresult *res, ngx_int_t rc);
-static ngx_int_t ngx_http_webpush_body_error(ngx_http_request_t *r,
-    wp_err_t *err);
 static char *ngx_http_webpush_pg_array(ngx_pool_t *pool, char **items,
     size_t n);
 static char *ngx_http_webpush_user_agent(ngx_http_request_t *r);
@@ -225,7 +223,7 @@ ngx_http_webpush_subscribe_body(ngx_http_request_t *r)
                               wmcf->endpoint_policy, now_ms, &sub, &err)
         != 0)
     {
-        ngx_http_finalize_request(r, ngx_http_webpush_body_error(r, &err));
+        ngx_http_finalize_request(r, ngx_http_webpush_send_invalid(r, &err));
         return;
     }
 
@@ -334,7 +332,7 @@ ngx_http_webpush_unsubscribe_arg(ngx_http_request_t *r)
         (void) wp_err_set(&err, WP_E_MISSING_FIELD, "endpoint",
                           "endpoint: required, in a JSON body or as "
                           "?endpoint=");
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     endpoint.data = ngx_pnalloc(r->pool, arg.len + 1);
@@ -352,7 +350,7 @@ ngx_http_webpush_unsubscribe_arg(ngx_http_request_t *r)
     if (wp_url_parse((const char *) endpoint.data, endpoint.len, NULL, &err)
         != 0)
     {
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     rc = ngx_http_webpush_unsubscribe(r, &endpoint);
@@ -382,7 +380,7 @@ ngx_http_webpush_unsubscribe_body(ngx_http_request_t *r)
                       &root, "", &err)
         != 0)
     {
-        ngx_http_finalize_request(r, ngx_http_webpush_body_error(r, &err));
+        ngx_http_finalize_request(r, ngx_http_webpush_send_invalid(r, &err));
         return;
     }
 
@@ -493,7 +491,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
                       &root, "", &err)
         != 0)
     {
-        ngx_http_finalize_request(r, ngx_http_webpush_body_error(r, &err));
+        ngx_http_finalize_request(r, ngx_http_webpush_send_invalid(r, &err));
         return;
     }
 
@@ -511,7 +509,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
         {
             (void) wp_err_set(&err, WP_E_UNKNOWN_FIELD, key,
                               "%.64s: unknown field", key);
-            rc = ngx_http_webpush_body_error(r, &err);
+            rc = ngx_http_webpush_send_invalid(r, &err);
             goto done;
         }
     }
@@ -521,7 +519,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
     if (v == NULL) {
         (void) wp_err_set(&err, WP_E_MISSING_FIELD, "topics",
                           "topics: required");
-        rc = ngx_http_webpush_body_error(r, &err);
+        rc = ngx_http_webpush_send_invalid(r, &err);
         goto done;
     }
 
@@ -529,7 +527,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
         (void) wp_err_set(&err, WP_E_BAD_TYPE, "topics",
                           "topics: expected an array of strings, got %s",
                           wp_json_type_name(v));
-        rc = ngx_http_webpush_body_error(r, &err);
+        rc = ngx_http_webpush_send_invalid(r, &err);
         goto done;
     }
 
@@ -538,7 +536,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
     if (n > WP_SUB_MAX_TOPICS) {
         (void) wp_err_set(&err, WP_E_TOO_MANY, "topics",
                           "topics: at most %d", WP_SUB_MAX_TOPICS);
-        rc = ngx_http_webpush_body_error(r, &err);
+        rc = ngx_http_webpush_send_invalid(r, &err);
         goto done;
     }
 
@@ -558,7 +556,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
             (void) wp_err_set(&err, WP_E_BAD_TYPE, field,
                               "%s: expected a string, got %s", field,
                               wp_json_type_name(t));
-            rc = ngx_http_webpush_body_error(r, &err);
+            rc = ngx_http_webpush_send_invalid(r, &err);
             goto done;
         }
 
@@ -566,7 +564,7 @@ ngx_http_webpush_topics_body(ngx_http_request_t *r)
                                 &err)
             != 0)
         {
-            rc = ngx_http_webpush_body_error(r, &err);
+            rc = ngx_http_webpush_send_invalid(r, &err);
             goto done;
         }
 
@@ -760,32 +758,6 @@ ngx_http_webpush_pg_failed(ngx_http_request_t *r, PGresult *res,
 }
 
 
-/* A lib/ validation failure: 400 not JSON, 413 too big, 422 the rest. */
-
-static ngx_int_t
-ngx_http_webpush_body_error(ngx_http_request_t *r, wp_err_t *err)
-{
-    ngx_uint_t  status;
-
-    if (ngx_strcmp(err->code, WP_E_BAD_JSON) == 0) {
-        status = NGX_HTTP_BAD_REQUEST;
-
-    } else if (ngx_strcmp(err->code, WP_E_TOO_LONG) == 0
-               && err->field[0] == '\0')
-    {
-        status = NGX_HTTP_REQUEST_ENTITY_TOO_LARGE;
-
-    } else if (ngx_strcmp(err->code, WP_E_NOMEM) == 0) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-
-    } else {
-        status = 422;
-    }
-
-    return ngx_http_webpush_send_wp_error(r, status, err);
-}
-
-
 /*
  * A text[] literal: {"a","b"}.  Items are validated topic names
  * ([A-Za-z0-9:_.-]), so quoting needs no escapes.
@@ -875,7 +847,7 @@ ngx_http_webpush_endpoint_member(ngx_http_request_t *r, yajl_val root,
     if (!YAJL_IS_OBJECT(root)) {
         (void) wp_err_set(&err, WP_E_BAD_JSON, "",
                           "the body must be a JSON object");
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     v = wp_json_get(root, "endpoint");
@@ -883,20 +855,20 @@ ngx_http_webpush_endpoint_member(ngx_http_request_t *r, yajl_val root,
     if (v == NULL) {
         (void) wp_err_set(&err, WP_E_MISSING_FIELD, "endpoint",
                           "endpoint: required");
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     if (!YAJL_IS_STRING(v)) {
         (void) wp_err_set(&err, WP_E_BAD_TYPE, "endpoint",
                           "endpoint: expected a string, got %s",
                           wp_json_type_name(v));
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     len = ngx_strlen(v->u.string);
 
     if (wp_url_parse(v->u.string, len, NULL, &err) != 0) {
-        return ngx_http_webpush_body_error(r, &err);
+        return ngx_http_webpush_send_invalid(r, &err);
     }
 
     endpoint->data = ngx_pnalloc(r->pool, len + 1);
