@@ -142,6 +142,7 @@ $(BUILD)/bench/%: bench/%.c $(LIB_A)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB_A) $(LDLIBS)
 
 bench: all $(BUILD)/bench/ece_bench
+	@util/deps.sh bench
 	bench/run.sh
 
 clean:

@@ -9,9 +9,12 @@ secs=${BENCH_SECONDS:-2}
 echo "== bench/ece_bench: per-message encryption vs the EC floor"
 "$build"/bench/ece_bench "$secs"
 
+echo "== bench/sender_bench.sh: webpush-sender vs the crypto floor and Node web-push"
+bench/sender_bench.sh
+
 echo "== bench/api_bench.sh: the module's routes vs return 200, pgbench, redis-benchmark"
 if command -v wrk >/dev/null; then
     BENCH_SECONDS=${BENCH_SECONDS:-5} bench/api_bench.sh
 else
-    echo "(skipped: wrk is not installed; apt-get install wrk)"
+    echo "(skipped: wrk is not installed; make bench installs it)"
 fi

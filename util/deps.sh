@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a make target needs, when any is missing.
-# Usage: util/deps.sh build|run|test   (each set includes the ones before it)
+# Usage: util/deps.sh build|run|test|bench   (test and bench include run,
+# which includes build)
 # Runs apt-get only as root and only for packages that are not installed,
 # so a machine that has everything is never touched.
 set -eu
@@ -13,11 +14,14 @@ test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2
       chromium dbus-daemon python3-gi docker-compose logrotate systemd"
 
+bench="wrk postgresql-contrib redis-tools"
+
 case "${1:-build}" in
     build) want="$build" ;;
     run)   want="$build $run" ;;
     test)  want="$build $run $test" ;;
-    *) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+    bench) want="$build $run $bench" ;;
+    *) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""
