@@ -205,7 +205,8 @@ Try it:
   TOKEN=\$($(rel "$cli") token --sub user-1)
   curl --cacert "\$API_CA_FILE" -H "Authorization: Bearer \$TOKEN" \\
        -H 'Content-Type: application/json' "\$API_URL/api/push/subscribe" \\
-       -d '{"endpoint":"https://fcm.googleapis.com/fcm/send/x","keys":{"p256dh":"...","auth":"..."}}'
+       -d '{"endpoint":"https://fcm.googleapis.com/fcm/send/demo-1","keys":{"p256dh":"BKOCQyDEnwSEVV3mseO2YFDT7BMqYB5FwsCBU4ND52JjJ0dzOGpzbWax0zwJKFC1trBW88gxuHUZ8bcUCq7H-dI","auth":"Rkiw-wPcSkOC7j9GKjhZ0Q"}}'
+  Demo page: \$API_URL/demo/demo.html   (trust \$API_CA_FILE first; see client/README.md)
   psql "\$DATABASE_URL"        redis-cli -p \$REDIS_PORT
 Stop: make stop   (or: util/stack.sh stop $d)
 EOF
