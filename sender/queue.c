@@ -11,9 +11,8 @@
 
 
 static redisReply *
-wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
+wp_queue_vcmd(wp_queue_t *q, const char *fmt, va_list ap)
 {
-    va_list      ap;
     redisReply  *r;
 
     if (q->rc == NULL) {
@@ -21,9 +20,7 @@ wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
         return NULL;
     }
 
-    va_start(ap, fmt);
     r = redisvCommand(q->rc, fmt, ap);
-    va_end(ap);
 
     if (r == NULL) {
         snprintf(q->err, sizeof(q->err), "Redis: %s",
@@ -38,6 +35,43 @@ wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
     }
 
     return r;
+}
+
+
+static redisReply *
+wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = wp_queue_vcmd(q, fmt, ap);
+    va_end(ap);
+
+    return r;
+}
+
+
+/* Run a command whose reply only tells success: 0, or -1 (q->err set). */
+static int
+wp_queue_exec(wp_queue_t *q, const char *fmt, ...)
+{
+    int          rc;
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = wp_queue_vcmd(q, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+    freeReplyObject(r);
+
+    return rc;
 }
 
 
@@ -293,111 +327,58 @@ wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
 int
 wp_queue_ack(wp_queue_t *q, const char *id)
 {
-    int          rc;
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "XACK %sjobs %s %s", q->prefix, WP_QUEUE_GROUP, id);
-    if (r == NULL) {
+    if (wp_queue_exec(q, "XACK %sjobs %s %s", q->prefix, WP_QUEUE_GROUP, id)
+        != 0)
+    {
         return -1;
     }
 
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-
-    if (rc) {
-        return -1;
-    }
-
-    r = wp_queue_cmd(q, "XDEL %sjobs %s", q->prefix, id);
-    if (r == NULL) {
-        return -1;
-    }
-
-    freeReplyObject(r);
-
-    return 0;
+    return wp_queue_exec(q, "XDEL %sjobs %s", q->prefix, id);
 }
 
 
 int
 wp_queue_dead(wp_queue_t *q, const wp_queue_entry_t *e, const char *reason)
 {
-    int          rc;
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "XADD %sdead * id %s job %b reason %s", q->prefix,
-                     e->id, e->job ? e->job : "", e->job ? e->job_len : 0,
-                     reason);
-    if (r == NULL) {
+    if (wp_queue_exec(q, "XADD %sdead * id %s job %b reason %s", q->prefix,
+                      e->id, e->job ? e->job : "", e->job ? e->job_len : 0,
+                      reason) != 0)
+    {
         return -1;
     }
 
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-
-    return rc ? -1 : wp_queue_ack(q, e->id);
+    return wp_queue_ack(q, e->id);
 }
 
 
 int
 wp_queue_heartbeat(wp_queue_t *q, int64_t started, int64_t jobs_done)
 {
-    int             rc;
-    redisReply     *r;
     struct timeval  tv;
 
     gettimeofday(&tv, NULL);
 
-    r = wp_queue_cmd(q, "HSET %ssender:%s pid %ld started %lld seen %lld"
-                     " jobs %lld", q->prefix, q->consumer, (long) getpid(),
-                     (long long) started, (long long) tv.tv_sec,
-                     (long long) jobs_done);
-    if (r == NULL) {
+    if (wp_queue_exec(q, "HSET %ssender:%s pid %ld started %lld seen %lld"
+                      " jobs %lld", q->prefix, q->consumer, (long) getpid(),
+                      (long long) started, (long long) tv.tv_sec,
+                      (long long) jobs_done) != 0
+        || wp_queue_exec(q, "EXPIRE %ssender:%s %d", q->prefix, q->consumer,
+                         WP_QUEUE_HEARTBEAT_S) != 0)
+    {
         return -1;
     }
-
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-
-    if (rc) {
-        return -1;
-    }
-
-    r = wp_queue_cmd(q, "EXPIRE %ssender:%s %d", q->prefix, q->consumer,
-                     WP_QUEUE_HEARTBEAT_S);
-    if (r == NULL) {
-        return -1;
-    }
-
-    freeReplyObject(r);
 
     /* The health route reads live senders from this set by score. */
-    r = wp_queue_cmd(q, "ZADD %ssenders %lld %s", q->prefix,
-                     (long long) tv.tv_sec, q->consumer);
-    if (r == NULL) {
-        return -1;
-    }
-
-    freeReplyObject(r);
-
-    return 0;
+    return wp_queue_exec(q, "ZADD %ssenders %lld %s", q->prefix,
+                         (long long) tv.tv_sec, q->consumer);
 }
 
 
 void
 wp_queue_goodbye(wp_queue_t *q)
 {
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "DEL %ssender:%s", q->prefix, q->consumer);
-    if (r) {
-        freeReplyObject(r);
-    }
-
-    r = wp_queue_cmd(q, "ZREM %ssenders %s", q->prefix, q->consumer);
-    if (r) {
-        freeReplyObject(r);
-    }
+    (void) wp_queue_exec(q, "DEL %ssender:%s", q->prefix, q->consumer);
+    (void) wp_queue_exec(q, "ZREM %ssenders %s", q->prefix, q->consumer);
 }
 
 
@@ -483,69 +464,32 @@ int
 wp_queue_progress_set(wp_queue_t *q, const char *id,
     const wp_queue_progress_t *p)
 {
-    int          rc;
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "HSET %sprogress:%s after %s total %lld sent %lld"
-                     " failed %lld disabled %lld retried %lld started %lld",
-                     q->prefix, id, p->after, (long long) p->total,
-                     (long long) p->sent, (long long) p->failed,
-                     (long long) p->disabled, (long long) p->retried,
-                     (long long) p->started_ms);
-    if (r == NULL) {
+    if (wp_queue_exec(q, "HSET %sprogress:%s after %s total %lld sent %lld"
+                      " failed %lld disabled %lld retried %lld started %lld",
+                      q->prefix, id, p->after, (long long) p->total,
+                      (long long) p->sent, (long long) p->failed,
+                      (long long) p->disabled, (long long) p->retried,
+                      (long long) p->started_ms) != 0)
+    {
         return -1;
     }
 
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-
-    if (rc) {
-        return -1;
-    }
-
-    r = wp_queue_cmd(q, "EXPIRE %sprogress:%s 86400", q->prefix, id);
-    if (r == NULL) {
-        return -1;
-    }
-
-    freeReplyObject(r);
-
-    return 0;
+    return wp_queue_exec(q, "EXPIRE %sprogress:%s 86400", q->prefix, id);
 }
 
 
 int
 wp_queue_progress_del(wp_queue_t *q, const char *id)
 {
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "DEL %sprogress:%s", q->prefix, id);
-    if (r == NULL) {
-        return -1;
-    }
-
-    freeReplyObject(r);
-
-    return 0;
+    return wp_queue_exec(q, "DEL %sprogress:%s", q->prefix, id);
 }
 
 
 int
 wp_queue_schedule(wp_queue_t *q, const char *job, size_t len, int64_t due_ms)
 {
-    int          rc;
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "ZADD %sscheduled %lld %b", q->prefix,
-                     (long long) due_ms, job, len);
-    if (r == NULL) {
-        return -1;
-    }
-
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-
-    return rc;
+    return wp_queue_exec(q, "ZADD %sscheduled %lld %b", q->prefix,
+                         (long long) due_ms, job, len);
 }
 
 
