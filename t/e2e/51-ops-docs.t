@@ -4,6 +4,8 @@
 # the test stack: pg_dump of the tables, pg_restore into a scratch database
 # (same row counts, migrations recorded), and a Redis RDB snapshot
 # (BGSAVE) loaded by a scratch redis-server that still has a queued job.
+# Also: the metrics list matches what the metrics route serves (names and
+# types), and each documented health route answers.
 use strict;
 use warnings;
 use Test::More;
@@ -170,5 +172,38 @@ kill 'TERM', $pid;
 waitpid($pid, 0);
 delete $main::kids{$pid};
 redis_clear($P);
+
+# --- the metrics list and the health routes, against the stack's nginx -----
+
+SKIP: {
+    skip 'API_URL/API_CA_FILE not set', 6
+        unless $ENV{API_URL} && $ENV{API_CA_FILE};
+    my %doc;
+    while ($doc =~ /^\| `(webpush_[a-z_]+)` \| (counter|gauge|histogram) \|/mg) {
+        $doc{$1} = $2;
+    }
+    ok(scalar(keys %doc) >= 15, 'docs/operations.md lists the metrics');
+    my ($rc, $out) = run_env({}, ['curl', '-sS', '--max-time', '10',
+        '--cacert', $ENV{API_CA_FILE}, "$ENV{API_URL}/api/push/metrics"]);
+    my %served = $out =~ /^# TYPE (\S+) (\S+)$/mg;
+    ok(scalar(keys %served) >= 10, 'the metrics route answers') or diag $out;
+    my @missing = grep { ($doc{$_} // '') ne $served{$_} } sort keys %served;
+    is("@missing", '', 'every metric served is documented with its type');
+    # the two active_subscriptions gauges appear after the first count only
+    my @extra = grep { !$served{$_} && !/^webpush_active_subscriptions/ }
+                sort keys %doc;
+    is("@extra", '', 'every documented metric is served');
+
+    my @routes = $doc =~ m{^\| `(/api/push/health[a-z/]*)` \(`webpush_health}mg;
+    is(scalar(@routes), 5, 'docs/operations.md lists the five health routes');
+    my $bad = '';
+    for my $route (@routes) {
+        ($rc, $out) = run_env({}, ['curl', '-sS', '--max-time', '10',
+            '-o', '/dev/null', '-w', '%{http_code}',
+            '--cacert', $ENV{API_CA_FILE}, "$ENV{API_URL}$route"]);
+        $bad .= " $route:$out" unless $out =~ /^(200|503)$/;
+    }
+    is($bad, '', 'each health route answers 200 or 503');
+}
 
 done_testing();
