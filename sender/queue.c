@@ -461,31 +461,6 @@ wp_queue_progress_get(wp_queue_t *q, const char *id, wp_queue_progress_t *p)
 
 
 int
-wp_queue_progress_set(wp_queue_t *q, const char *id,
-    const wp_queue_progress_t *p)
-{
-    if (wp_queue_exec(q, "HSET %sprogress:%s after %s total %lld sent %lld"
-                      " failed %lld disabled %lld retried %lld started %lld",
-                      q->prefix, id, p->after, (long long) p->total,
-                      (long long) p->sent, (long long) p->failed,
-                      (long long) p->disabled, (long long) p->retried,
-                      (long long) p->started_ms) != 0)
-    {
-        return -1;
-    }
-
-    return wp_queue_exec(q, "EXPIRE %sprogress:%s 86400", q->prefix, id);
-}
-
-
-int
-wp_queue_progress_del(wp_queue_t *q, const char *id)
-{
-    return wp_queue_exec(q, "DEL %sprogress:%s", q->prefix, id);
-}
-
-
-int
 wp_queue_schedule(wp_queue_t *q, const char *job, size_t len, int64_t due_ms)
 {
     return wp_queue_exec(q, "ZADD %sscheduled %lld %b", q->prefix,

@@ -133,11 +133,7 @@ typedef struct {
 int wp_queue_progress_get(wp_queue_t *q, const char *id,
     wp_queue_progress_t *p);
 
-/* Save it (after each page); it expires a day after the last save. */
-int wp_queue_progress_set(wp_queue_t *q, const char *id,
-    const wp_queue_progress_t *p);
-
-int wp_queue_progress_del(wp_queue_t *q, const char *id);
+/* (Pages are committed, and the hash removed, by sender/jobstate.c.) */
 
 /* Park a job (its JSON) until due_ms, in the scheduled set. */
 int wp_queue_schedule(wp_queue_t *q, const char *job, size_t len,
