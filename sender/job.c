@@ -466,7 +466,7 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
     wp_err_t             perr;
     wp_audience_t        aud;
     wp_send_req_t        req;
-    wp_queue_progress_t  p;
+    wp_jobstate_t        p;
 
     memset(&req, 0, sizeof(req));
 
@@ -503,9 +503,12 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         msg.expires_ms = req.send_at_ms + req.ttl * 1000;
     }
 
-    if (wp_queue_progress_get(s->q, e->id, &p) != 0) {
+    /* The checkpoint (after, started) only: the entry holds the job. */
+    if (wp_jobstate_get(s->q, e->id, &p) != 0) {
         goto done;
     }
+
+    wp_jobstate_free(&p);
 
     if (p.started_ms == 0) {
         p.started_ms = wp_job_now_ms();

@@ -421,6 +421,11 @@ wp_jobstate_get(wp_queue_t *q, const char *entry, wp_jobstate_t *st)
             continue;
         }
 
+        if (strcmp(k->str, "after") == 0) {
+            snprintf(st->after, sizeof(st->after), "%s", v->str);
+            continue;
+        }
+
         if (strcmp(k->str, "expiredJob") == 0) {
             st->expired_job = v->str[0] == '1';
             continue;

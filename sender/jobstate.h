@@ -57,6 +57,7 @@ typedef struct {
 typedef struct {
     char          *job;          /* JSON, malloc'd; NULL when missing */
     size_t         job_len;
+    char           after[130];   /* checkpoint: last subscription id done */
     int64_t        started_ms;
     int            expired_job;
     wp_jobdelta_t  c;            /* totals */

@@ -410,57 +410,6 @@ wp_queue_entry_free(wp_queue_entry_t *e)
 
 
 int
-wp_queue_progress_get(wp_queue_t *q, const char *id, wp_queue_progress_t *p)
-{
-    size_t        i;
-    int64_t      *field;
-    redisReply   *r, *k, *v;
-
-    memset(p, 0, sizeof(*p));
-
-    r = wp_queue_cmd(q, "HGETALL %sprogress:%s", q->prefix, id);
-    if (r == NULL) {
-        return -1;
-    }
-
-    if (r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
-        return -1;
-    }
-
-    for (i = 0; i + 1 < r->elements; i += 2) {
-        k = r->element[i];
-        v = r->element[i + 1];
-
-        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
-            continue;
-        }
-
-        if (strcmp(k->str, "after") == 0) {
-            snprintf(p->after, sizeof(p->after), "%s", v->str);
-            continue;
-        }
-
-        field = strcmp(k->str, "total") == 0 ? &p->total
-                : strcmp(k->str, "sent") == 0 ? &p->sent
-                : strcmp(k->str, "failed") == 0 ? &p->failed
-                : strcmp(k->str, "disabled") == 0 ? &p->disabled
-                : strcmp(k->str, "retried") == 0 ? &p->retried
-                : strcmp(k->str, "started") == 0 ? &p->started_ms
-                : NULL;
-
-        if (field) {
-            *field = strtoll(v->str, NULL, 10);
-        }
-    }
-
-    freeReplyObject(r);
-
-    return 0;
-}
-
-
-int
 wp_queue_schedule(wp_queue_t *q, const char *job, size_t len, int64_t due_ms)
 {
     return wp_queue_exec(q, "ZADD %sscheduled %lld %b", q->prefix,

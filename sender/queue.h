@@ -122,18 +122,7 @@ int wp_queue_handback(wp_queue_t *q, const char *id, int64_t idle_ms);
 
 void wp_queue_entry_free(wp_queue_entry_t *e);
 
-/* A job's fan-out checkpoint: what the finished pages added up to. */
-typedef struct {
-    char     after[130];      /* last subscription id of the last page */
-    int64_t  total, sent, failed, disabled, retried;
-    int64_t  started_ms;      /* first time any sender took the job */
-} wp_queue_progress_t;
-
-/* Read the checkpoint of entry id; a missing one reads as all zero. */
-int wp_queue_progress_get(wp_queue_t *q, const char *id,
-    wp_queue_progress_t *p);
-
-/* (Pages are committed, and the hash removed, by sender/jobstate.c.) */
+/* The progress hash (checkpoint and counters) is sender/jobstate.h's. */
 
 /* Park a job (its JSON) until due_ms, in the scheduled set. */
 int wp_queue_schedule(wp_queue_t *q, const char *job, size_t len,
