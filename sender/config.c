@@ -178,6 +178,15 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
         goto failed;
     }
 
+    /* Our own HTTP/2 client (h2.h), or libcurl's as a fallback. */
+    v = wp_conf_env("WEBPUSH_HTTP2_CLIENT");
+    if (v != NULL && strcmp(v, "native") != 0 && strcmp(v, "libcurl") != 0) {
+        snprintf(err, errlen, "WEBPUSH_HTTP2_CLIENT: expected native or"
+                 " libcurl, got \"%s\"", v);
+        goto failed;
+    }
+    conf->http2_libcurl = v != NULL && strcmp(v, "libcurl") == 0;
+
     v = wp_conf_env("WEBPUSH_QUEUE_PREFIX");
     conf->prefix = v ? v : "{webpush}:";
 

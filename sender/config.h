@@ -35,6 +35,7 @@ typedef struct {
     const char            *vapid_subject;     /* VAPID_SUBJECT */
     wp_endpoint_policy_t  *policy;            /* WEBPUSH_ALLOWED_ENDPOINTS */
     const char            *ca_file;           /* WEBPUSH_CA_FILE or NULL */
+    int                    http2_libcurl;     /* WEBPUSH_HTTP2_CLIENT */
     const char            *prefix;            /* WEBPUSH_QUEUE_PREFIX */
     char                   consumer[128];     /* WEBPUSH_CONSUMER or host-pid */
 

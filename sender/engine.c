@@ -12,11 +12,15 @@
 
 #define WP_ENGINE_POLL_MS  50
 
+static void wp_engine_h2_done(void *ctx, void *data,
+    const wp_push_resp_t *resp);
+
 struct wp_engine_slot_s {
     wp_deliver_t  *d;
     wp_work_t     *w;
     wp_origin_t   *o;
     int            index;
+    int            h2;          /* carried by h2.c, not libcurl */
     uint8_t        body[WP_ECE_MAX_BODY];
 };
 
@@ -106,6 +110,14 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     opts.connect_timeout_ms = (long) conf->connect_timeout_ms;
     opts.timeout_ms = (long) conf->request_timeout_ms;
 
+    if (!conf->http2_libcurl) {
+        e->h2 = wp_h2_new(&opts, wp_engine_h2_done, e, &werr);
+        if (e->h2 == NULL) {
+            snprintf(err, errlen, "%s", werr.message);
+            goto failed;
+        }
+    }
+
     for (i = 0; i < e->nslots; i++) {
         e->slots[i].index = i;
         e->slots[i].d = wp_deliver_new(&opts, &werr);
@@ -133,7 +145,7 @@ wp_engine_free(wp_engine_t *e)
 
     if (e->slots) {
         for (i = 0; i < e->nslots; i++) {
-            if (e->slots[i].w != NULL && e->multi) {
+            if (e->slots[i].w != NULL && !e->slots[i].h2 && e->multi) {
                 curl_multi_remove_handle(e->multi,
                                          wp_deliver_easy(e->slots[i].d));
             }
@@ -144,6 +156,8 @@ wp_engine_free(wp_engine_t *e)
     if (e->multi) {
         curl_multi_cleanup(e->multi);
     }
+
+    wp_h2_free(e->h2);
 
     free(e->slots);
     free(e->free_slots);
@@ -201,12 +215,13 @@ static int
 wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
 {
     int                adm, resigned;
-    char               aud[WP_VAPID_MAX_AUD + 1];
     size_t             n, bodylen;
+    const char        *aud;
     uint8_t            p256dh[WP_P256_PUB_LEN + 1], auth[WP_AUTH_LEN + 1];
     int64_t            ttl;
     wp_err_t           err;
     CURLMcode          mrc;
+    wp_url_t           url;
     wp_origin_t       *o;
     wp_push_req_t      req;
     wp_engine_slot_t  *slot;
@@ -223,13 +238,14 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
 
     /* The stored endpoint is re-checked: the policy may have tightened. */
     if (wp_endpoint_check(e->conf->policy, w->endpoint, strlen(w->endpoint),
-                          NULL, &err) != 0
-        || wp_vapid_audience(w->endpoint, aud, sizeof(aud), &err) != 0)
+                          &url, &err) != 0)
     {
         snprintf(w->reason, sizeof(w->reason), "%s", err.message);
         wp_engine_done(w, WP_RESULT_FAIL);
         return 1;
     }
+
+    aud = url.origin;       /* the VAPID audience (wp_vapid_audience) */
 
     o = wp_origin_get(&e->origins, aud, now);
     if (o == NULL) {
@@ -309,18 +325,31 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     req.topic = w->msg->req->topic;
     req.authorization = o->tok.header;
 
-    if (wp_deliver_prepare(slot->d, &req, &err) != 0) {
-        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
-        wp_engine_done(w, WP_RESULT_FAIL);
-        return 1;
-    }
+    slot->h2 = e->h2 != NULL && !o->http1;
 
-    mrc = curl_multi_add_handle(e->multi, wp_deliver_easy(slot->d));
-    if (mrc != CURLM_OK) {
-        snprintf(w->reason, sizeof(w->reason), "libcurl: %s",
-                 curl_multi_strerror(mrc));
-        wp_engine_done(w, WP_RESULT_RETRY);
-        return 1;
+    if (slot->h2) {
+        if (wp_h2_submit(e->h2, &url, &req, slot, now, &err) != 0) {
+            snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+            wp_engine_done(w, WP_RESULT_FAIL);
+            return 1;
+        }
+
+    } else {
+        if (wp_deliver_prepare(slot->d, &req, &err) != 0) {
+            snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+            wp_engine_done(w, WP_RESULT_FAIL);
+            return 1;
+        }
+
+        mrc = curl_multi_add_handle(e->multi, wp_deliver_easy(slot->d));
+        if (mrc != CURLM_OK) {
+            snprintf(w->reason, sizeof(w->reason), "libcurl: %s",
+                     curl_multi_strerror(mrc));
+            wp_engine_done(w, WP_RESULT_RETRY);
+            return 1;
+        }
+
+        e->ncurl++;
     }
 
     e->nfree--;
@@ -345,35 +374,40 @@ wp_engine_reason(const wp_push_resp_t *resp, char *out, size_t cap)
 }
 
 
-/* A transfer finished: its answer becomes the item's result. */
+/* Give slot back; its item is unaccounted for until the caller says. */
 static void
-wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
-    int64_t now)
+wp_engine_release(wp_engine_t *e, wp_engine_slot_t *slot)
+{
+    slot->o->inflight--;
+    slot->w = NULL;
+    slot->o = NULL;
+    e->free_slots[e->nfree++] = slot->index;
+}
+
+
+/* An answer (either transport) becomes the item's result. */
+static void
+wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
+    const wp_push_resp_t *resp, int64_t now)
 {
     wp_work_t       *w;
     wp_origin_t     *o;
     wp_outcome_t     oc;
-    wp_push_resp_t   resp;
-    redisReply      *r;
+    redisReply      *rr;
 
     w = slot->w;
     o = slot->o;
 
-    wp_deliver_finish(slot->d, rc, &resp);
-    curl_multi_remove_handle(e->multi, wp_deliver_easy(slot->d));
+    wp_engine_release(e, slot);
+    e->finished++;
 
-    slot->w = NULL;
-    slot->o = NULL;
-    e->free_slots[e->nfree++] = slot->index;
-    o->inflight--;
+    wp_metrics_answer(e->metrics, resp->status, resp->elapsed_ms);
 
-    wp_metrics_answer(e->metrics, resp.status, resp.elapsed_ms);
+    w->status = resp->status;
+    w->retry_after_s = resp->retry_after;
+    wp_engine_reason(resp, w->reason, sizeof(w->reason));
 
-    w->status = resp.status;
-    w->retry_after_s = resp.retry_after;
-    wp_engine_reason(&resp, w->reason, sizeof(w->reason));
-
-    oc = wp_deliver_classify(&resp);
+    oc = wp_deliver_classify(resp);
 
     switch (oc) {
 
@@ -396,11 +430,11 @@ wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
                    " subject", "aud", o->aud, "reason", w->reason, NULL);
 
             if (e->q != NULL && e->q->rc != NULL) {
-                r = redisCommand(e->q->rc, "SET %scircuit:%s %s PX %lld",
-                                 e->q->prefix, o->aud, w->reason,
-                                 (long long) e->conf->circuit_open_ms);
-                if (r) {
-                    freeReplyObject(r);
+                rr = redisCommand(e->q->rc, "SET %scircuit:%s %s PX %lld",
+                                  e->q->prefix, o->aud, w->reason,
+                                  (long long) e->conf->circuit_open_ms);
+                if (rr) {
+                    freeReplyObject(rr);
                 }
             }
         }
@@ -411,7 +445,7 @@ wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
     case WP_OUTCOME_RETRY:
         wp_log(e->log, WP_LOG_DEBUG, "delivery to be retried", "aud", o->aud,
                "reason", w->reason, NULL);
-        wp_origin_on_throttle(o, now, resp.retry_after);
+        wp_origin_on_throttle(o, now, resp->retry_after);
         wp_engine_done(w, WP_RESULT_RETRY);
         break;
 
@@ -422,24 +456,86 @@ wp_engine_complete(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
 }
 
 
+/* A libcurl transfer finished. */
+static void
+wp_engine_curl_done(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
+    int64_t now)
+{
+    wp_push_resp_t  resp;
+
+    wp_deliver_finish(slot->d, rc, &resp);
+    curl_multi_remove_handle(e->multi, wp_deliver_easy(slot->d));
+    e->ncurl--;
+
+    wp_engine_answer(e, slot, &resp, now);
+}
+
+
+/* An h2.c request finished (h2.h: wp_h2_done_pt). */
+static void
+wp_engine_h2_done(void *ctx, void *data, const wp_push_resp_t *resp)
+{
+    int                i;
+    wp_work_t         *w;
+    wp_engine_t       *e;
+    wp_engine_slot_t  *slot;
+
+    e = ctx;
+    slot = data;
+    w = slot->w;
+
+    /*
+     * Not processed by the server (no h2 there, a refused stream, a
+     * connection lost before the request was written): start the item
+     * again, not counted as an attempt.  Bounded, so a server refusing
+     * everything ends in an ordinary retry.
+     */
+    if (resp->no_h2 || (resp->resend && w->resends < 3)) {
+        if (resp->no_h2) {
+            slot->o->http1 = 1;
+            wp_log(e->log, WP_LOG_INFO, "push service speaks no HTTP/2:"
+                   " HTTP/1.1 from now on", "aud", slot->o->aud, NULL);
+        } else {
+            w->resends++;
+        }
+
+        wp_engine_release(e, slot);
+        e->finished++;
+        w->state = 0;
+        i = (int) (w - e->run);
+        if (i < e->first) {
+            e->first = i;
+        }
+        return;
+    }
+
+    wp_engine_answer(e, slot, resp, wp_engine_now_ms());
+}
+
+
 static void
 wp_engine_abort(wp_engine_t *e)
 {
     int  i;
+
+    if (e->h2 != NULL) {
+        wp_h2_reset(e->h2);
+    }
 
     for (i = 0; i < e->nslots; i++) {
         if (e->slots[i].w == NULL) {
             continue;
         }
 
-        curl_multi_remove_handle(e->multi, wp_deliver_easy(e->slots[i].d));
+        if (!e->slots[i].h2) {
+            curl_multi_remove_handle(e->multi,
+                                     wp_deliver_easy(e->slots[i].d));
+            e->ncurl--;
+        }
         snprintf(e->slots[i].w->reason, sizeof(e->slots[i].w->reason),
                  "cut off at shutdown");
         wp_engine_done(e->slots[i].w, WP_RESULT_ABORTED);
-        e->slots[i].o->inflight--;
-        e->slots[i].w = NULL;
-        e->slots[i].o = NULL;
-        e->free_slots[e->nfree++] = i;
+        wp_engine_release(e, &e->slots[i]);
     }
 }
 
@@ -448,15 +544,17 @@ int
 wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
     const volatile sig_atomic_t *stop)
 {
-    int       i, first, running, msgs, finished;
-    int64_t   now, deadline;
+    int       i, running, msgs, nfds;
+    int64_t   now, deadline, wake;
     CURLMsg  *m;
 
     for (i = 0; i < n; i++) {
         w[i].state = 0;
+        w[i].resends = 0;
     }
 
-    first = 0;
+    e->run = w;
+    e->first = 0;
     deadline = 0;
 
     for ( ;; ) {
@@ -468,49 +566,69 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
 
         if (deadline && now >= deadline) {
             wp_engine_abort(e);
+            e->run = NULL;
             return -1;
         }
 
         /* Start what may start, in audience order; a full origin's items
          * wait without holding up the other origins' items behind them. */
-        for (i = first; i < n && e->nfree > 0; i++) {
+        for (i = e->first; i < n && e->nfree > 0; i++) {
             if (w[i].state == 0) {
                 (void) wp_engine_start(e, &w[i], now);
             }
         }
 
-        while (first < n && w[first].state != 0) {
-            first++;
+        while (e->first < n && w[e->first].state != 0) {
+            e->first++;
         }
 
-        if (e->nfree == e->nslots && first >= n) {
+        if (e->nfree == e->nslots && e->first >= n) {
             break;
         }
 
-        curl_multi_perform(e->multi, &running);
+        e->finished = 0;
 
-        finished = 0;
-        while ((m = curl_multi_info_read(e->multi, &msgs)) != NULL) {
-            if (m->msg != CURLMSG_DONE) {
-                continue;
-            }
+        /* writes what was just started, reads answers, applies timeouts */
+        if (e->h2 != NULL) {
+            wp_h2_io(e->h2, now);
+        }
 
-            for (i = 0; i < e->nslots; i++) {
-                if (e->slots[i].w != NULL
-                    && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
-                {
-                    wp_engine_complete(e, &e->slots[i], m->data.result,
-                                       wp_engine_now_ms());
-                    finished++;
-                    break;
+        if (e->ncurl > 0) {
+            curl_multi_perform(e->multi, &running);
+
+            while ((m = curl_multi_info_read(e->multi, &msgs)) != NULL) {
+                if (m->msg != CURLMSG_DONE) {
+                    continue;
+                }
+
+                for (i = 0; i < e->nslots; i++) {
+                    if (e->slots[i].w != NULL && !e->slots[i].h2
+                        && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
+                    {
+                        wp_engine_curl_done(e, &e->slots[i], m->data.result,
+                                            wp_engine_now_ms());
+                        break;
+                    }
                 }
             }
         }
 
-        if (finished == 0) {
-            curl_multi_poll(e->multi, NULL, 0, WP_ENGINE_POLL_MS, NULL);
+        if (e->finished > 0) {
+            continue;       /* slots came free: start more first */
         }
+
+        wake = now + WP_ENGINE_POLL_MS;
+        nfds = e->h2 != NULL ? wp_h2_fds(e->h2, e->fds, WP_ENGINE_MAX_FDS,
+                                         &wake)
+                             : 0;
+        wake -= now;
+        curl_multi_poll(e->multi, e->fds, nfds,
+                        wake < 0 ? 0 : wake > WP_ENGINE_POLL_MS
+                                       ? WP_ENGINE_POLL_MS : (int) wake,
+                        NULL);
     }
+
+    e->run = NULL;
 
     return 0;
 }

@@ -1,10 +1,12 @@
 /*
- * The delivery engine: one libcurl multi handle with a fixed pool of
- * transfer slots (PUSH_CONCURRENCY_LIMIT of them = requests in flight),
- * HTTP/2 multiplexed per origin (CURLPIPE_MULTIPLEX + PIPEWAIT: streams
- * share a connection up to the server's SETTINGS_MAX_CONCURRENT_STREAMS
- * before another connection opens), HTTP/1.1 keep-alive otherwise;
- * connections stay open between batches.
+ * The delivery engine: a fixed pool of transfer slots
+ * (PUSH_CONCURRENCY_LIMIT of them = requests in flight) over two
+ * transports: our own HTTP/2 client (h2.h: streams multiplexed per origin
+ * up to the server's SETTINGS_MAX_CONCURRENT_STREAMS, frames written in
+ * batches) for every origin that selects h2 over ALPN, and one libcurl
+ * multi handle for the origins that do not (HTTP/1.1 keep-alive, one
+ * connection per request in flight).  Connections stay open between
+ * batches; one poll waits on both.
  *
  * wp_engine_run() takes a batch of work (a page of the audience or a set
  * of retry items), encrypts each message with a fresh key and salt right
@@ -25,6 +27,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "ece.h"
+#include "h2.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
@@ -56,6 +59,7 @@ typedef struct {
     const char      *p256dh;        /* stored b64url text */
     const char      *auth;
     int              attempt;       /* 0 first try */
+    int              resends;       /* internal: unprocessed, sent again */
 
     /* out */
     int              state;         /* internal: 0 new, 1 running, 2 done */
@@ -68,8 +72,16 @@ typedef struct {
 
 typedef struct wp_engine_slot_s  wp_engine_slot_t;
 
+#define WP_ENGINE_MAX_FDS  256      /* h2 sockets polled at once */
+
 typedef struct {
     CURLM                   *multi;
+    int                      ncurl;      /* transfers in the multi handle */
+    wp_h2_t                 *h2;
+    struct curl_waitfd       fds[WP_ENGINE_MAX_FDS];
+    wp_work_t               *run;        /* the batch of wp_engine_run() */
+    int                      first;      /* run[..first) all started */
+    int                      finished;   /* answers in this loop round */
     wp_engine_slot_t        *slots;
     int                      nslots;
     int                     *free_slots;

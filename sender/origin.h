@@ -27,6 +27,7 @@ typedef struct {
     int                inflight;
     int                limit;
     int                max;
+    int                http1;              /* no h2 over ALPN: libcurl */
     int64_t            paused_until_ms;    /* Retry-After from a 429/503 */
     int64_t            circuit_until_ms;   /* 401/403: stop until then */
     int64_t            used_ms;            /* LRU */

@@ -137,8 +137,13 @@ all)
 nginx)
     start_stack && nginx_tests
     ;;
+e2e)
+    # util/test-all.sh e2e [t/e2e/NN-file.t ...]: a few e2e files only
+    shift || true
+    start_stack && run_prove "e2e" -I t/lib "${@:-t/e2e/}"
+    ;;
 *)
-    echo "usage: $0 [all|nginx]" >&2
+    echo "usage: $0 [all|nginx|e2e [files]]" >&2
     exit 2
     ;;
 esac
