@@ -15,7 +15,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(tmpdir start_mock mock_api subscribe subscribe_many
     mock_messages msgs_by_sub add_subs psql redis enqueue job_json
     start_sender stop_sender wait_for wait_log slurp uid now_ms $JSON
-    sender_bin mock_stats);
+    sender_bin mock_stats start_mocks);
 
 our $JSON = JSON::PP->new->utf8->canonical;
 my $python = '/usr/bin/python3';
@@ -82,6 +82,45 @@ sub start_mock {
         sleep 0.1;
     }
     die "mock did not start";
+}
+
+# Start several mock push services at once (their start-up overlaps):
+# ([name, @extra], ...); returns their ports in the same order.
+sub start_mocks {
+    my (@specs) = @_;
+    certs();
+    my @run;
+    for my $spec (@specs) {
+        my ($name, @extra) = @$spec;
+        my $ready = "$tmp/$name.port";
+        my $pid = fork() // die "fork: $!";
+        if ($pid == 0) {
+            open(STDOUT, '>', "$tmp/$name.log") or die;
+            open(STDERR, '>&', \*STDOUT) or die;
+            exec($python, "$top/t/mock/pushservice.py", '--port', 0, '--cert',
+                 "$tmp/cert.pem", '--key', "$tmp/key.pem", '--ready-file',
+                 $ready, @extra) or die "exec: $!";
+        }
+        $children{$pid} = 1;
+        push @run, [$name, $pid, $ready];
+    }
+    my @ports;
+    for my $r (@run) {
+        my ($name, $pid, $ready) = @$r;
+        my $port;
+        for (1 .. 200) {
+            if (-s $ready) {
+                $port = (slurp($ready) =~ /^(\d+)/)[0];
+                last;
+            }
+            die "mock exited:\n" . slurp("$tmp/$name.log")
+                if waitpid($pid, WNOHANG) == $pid;
+            sleep 0.1;
+        }
+        die "mock $name did not start" unless $port;
+        push @ports, $port;
+    }
+    return @ports;
 }
 
 # The mock's inspection API over one keep-alive connection per port.

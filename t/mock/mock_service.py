@@ -57,13 +57,16 @@ STATUS_TEXT = {
 class Request:
     """One HTTP request; header names are lowercase, values kept in order."""
 
-    def __init__(self, method, target, headers, body, protocol):
+    def __init__(self, method, target, headers, body, protocol, conn=None,
+                 stream=None):
         self.method = method
         self.target = target
         self.path, _, self.query = target.partition("?")
         self.headers = headers          # list of (name, value)
         self.body = body
         self.protocol = protocol        # "h2" or "http/1.1"
+        self.conn = conn                # connection number (1, 2, ...)
+        self.stream = stream            # HTTP/2 stream id, None on HTTP/1.1
 
     def values(self, name):
         return [v for n, v in self.headers if n == name]
@@ -88,6 +91,10 @@ class Response:
         self.headers = list(headers or [])
         self.delay_ms = delay_ms
         self.reason = ""                # short text for the log line
+        # a transport step instead of an answer: "refuse", "goaway" or
+        # "drop" (the transport carries it out; status is then 0)
+        self.transport = None
+        self.record = None              # the /_mock/messages record, if any
 
 
 def json_response(status, obj, headers=None):
@@ -120,12 +127,15 @@ class Behaviour:
     Spec: one step or a list of steps, each
         {"status": 429, "times": 2, "retry_after": 3,
          "retry_after_date": false, "delay_ms": 0, "body": "..."}
+    or a transport step (the request is not answered with a status):
+        {"h2": "refuse" | "goaway" | "drop", "times": 1, "delay_ms": 0}
     "times" absent = every request from then on.  A step without "status"
     only delays (then 201).  After the last limited step: 201.
     """
 
     KEYS = {"status", "times", "retry_after", "retry_after_date",
-            "delay_ms", "body"}
+            "delay_ms", "body", "h2"}
+    TRANSPORT = ("refuse", "goaway", "drop")
 
     def __init__(self, spec):
         steps = spec if isinstance(spec, list) else [spec] if spec else []
@@ -141,8 +151,20 @@ class Behaviour:
                 if k in s and (not isinstance(s[k], int) or s[k] < 0):
                     raise ValueError("behaviour %s must be an integer >= 0"
                                      % k)
+            if "h2" in s and (s["h2"] not in self.TRANSPORT or set(s) - {
+                    "h2", "times", "delay_ms"}):
+                raise ValueError("behaviour h2 must be one of "
+                                 + ", ".join(self.TRANSPORT)
+                                 + " (with only times, delay_ms)")
             self.steps.append(dict(s))
         self.spec = spec
+
+    def peek(self):
+        """The step the next request would meet, without consuming it."""
+        for step in self.steps:
+            if "times" not in step or step["times"] > 0:
+                return step
+        return None
 
     def next(self):
         """The step for this request (consuming one of its times) or None."""
@@ -220,23 +242,59 @@ class Service:
             live = getattr(self, "stats", {}).get("in_flight", 0)
             self.stats = {"requests": 0, "push_requests": 0,
                           "by_status": {}, "by_protocol": {},
-                          "connections": 0, "in_flight": live,
-                          "max_in_flight": 0, "max_streams_per_conn": 0}
+                          "connections": 0, "connections_by_protocol": {},
+                          "in_flight": live,
+                          "max_in_flight": 0, "max_streams_per_conn": 0,
+                          "max_streams_per_conn_acked": 0,
+                          "by_transport": {}, "client_resets": 0}
 
     # ---- transport hooks (counted for the sender's tests) -------------
 
     def connection_opened(self, protocol):
+        """A new connection; returns its number (1, 2, ...)."""
         with self.lock:
+            self.conn_seq = getattr(self, "conn_seq", 0) + 1
             self.stats["connections"] += 1
+            p = self.stats["connections_by_protocol"]
+            p[protocol] = p.get(protocol, 0) + 1
+            return self.conn_seq
 
-    def streams_seen(self, n):
+    def streams_seen(self, n, acked=True):
+        """n streams open on one HTTP/2 connection; acked: the client has
+        acknowledged our SETTINGS (so it knows MAX_CONCURRENT_STREAMS)."""
         with self.lock:
             self.stats["max_streams_per_conn"] = max(
                 self.stats["max_streams_per_conn"], n)
+            if acked:
+                self.stats["max_streams_per_conn_acked"] = max(
+                    self.stats["max_streams_per_conn_acked"], n)
+
+    def client_reset(self, record):
+        """The client reset a stream before it was answered (its timeout)."""
+        with self.lock:
+            self.stats["client_resets"] += 1
+            if record is not None:
+                record["cancelled"] = True
+                record["cancelled_at"] = time.time()
+
+    def transport_done(self, kind, record, detail=""):
+        """A transport step was carried out (refuse, goaway, drop)."""
+        with self.lock:
+            t = self.stats["by_transport"]
+            t[kind] = t.get(kind, 0) + 1
+            if record is not None:
+                record["transport"] = kind
+                record["reason"] = detail or kind
+        self.log("transport: %s%s" % (kind, " (%s)" % detail if detail
+                                      else ""))
 
     # ---- dispatch -------------------------------------------------------
 
     async def handle(self, req):
+        return await self.finish(req, self.begin(req))
+
+    def begin(self, req):
+        """Count, route and record req (no waiting); finish() must follow."""
         with self.lock:
             self.stats["requests"] += 1
             self.stats["in_flight"] += 1
@@ -245,14 +303,22 @@ class Service:
             p = self.stats["by_protocol"]
             p[req.protocol] = p.get(req.protocol, 0) + 1
         try:
-            resp = self.route(req)
+            return self.route(req)
+        except BaseException:
+            with self.lock:
+                self.stats["in_flight"] -= 1
+            raise
+
+    async def finish(self, req, resp):
+        """The behaviour's delay, then the log line; returns resp."""
+        try:
             if resp.delay_ms:
                 await asyncio.sleep(resp.delay_ms / 1000.0)
         finally:
             with self.lock:
                 self.stats["in_flight"] -= 1
-        self.log("%s %s %s -> %d%s" % (req.protocol, req.method, req.target,
-                                       resp.status,
+        self.log("%s %s %s -> %s%s" % (req.protocol, req.method, req.target,
+                                       resp.transport or resp.status,
                                        " (%s)" % resp.reason if resp.reason
                                        else ""))
         return resp
@@ -367,11 +433,36 @@ class Service:
             self.stats["push_requests"] += 1
         record = {"seq": next(self.counter), "sub": sub_id,
                   "received_at": time.time(), "protocol": req.protocol,
+                  "conn": req.conn, "stream": req.stream,
                   "headers": {}, "status": None, "reason": "",
+                  "transport": None, "cancelled": False,
                   "payload": None, "payload_b64": None, "vapid": None}
         for n, v in req.headers:
             if not n.startswith(":"):
                 record["headers"].setdefault(n, v)
+
+        # A transport step comes before any check: the request is not
+        # processed at all (refused, beyond a GOAWAY, or the connection
+        # dropped).  Recorded with status 0 (listed with all=1 only).
+        step = None
+        if sub is not None and not sub.deleted:
+            with self.lock:
+                head = sub.behaviour.peek()
+                if head is not None and "h2" in head:
+                    step = sub.behaviour.next()
+        if step is not None:
+            resp = Response(0, delay_ms=step.get("delay_ms", 0))
+            resp.transport = step["h2"]
+            resp.reason = "not processed: %s" % step["h2"]
+            resp.record = record
+            record["status"] = 0
+            record["transport"] = step["h2"]
+            record["reason"] = resp.reason
+            with self.lock:
+                self.messages.append(record)
+                s = self.stats["by_status"]
+                s["0"] = s.get("0", 0) + 1
+            return resp
 
         resp = self.check_push(req, sub, record)
         if resp is None:
@@ -389,6 +480,7 @@ class Service:
 
         record["status"] = resp.status
         record["reason"] = resp.reason
+        resp.record = record
         with self.lock:
             self.messages.append(record)
             s = self.stats["by_status"]

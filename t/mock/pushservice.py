@@ -3,6 +3,7 @@
 
     t/mock/pushservice.py --port 0 [--cert C --key K | --write-cert F]
                           --ready-file F [--http1-only] [--max-streams N]
+                          [--strict-streams]
 
 HTTPS only, on 127.0.0.1; ALPN offers h2 (python3-h2) and http/1.1.  It
 checks every push request the way a real push service does, decrypts the
@@ -85,7 +86,8 @@ async def serve(args, ctx):
 
     async def on_client(reader, writer):
         await mock_http.serve_connection(reader, writer, service,
-                                         args.max_streams, log)
+                                         args.max_streams, log,
+                                         args.strict_streams)
 
     loop = asyncio.get_running_loop()
     # a client refusing our certificate is a normal test case, not a crash
@@ -122,6 +124,10 @@ def main():
                     help="do not offer h2 in ALPN")
     ap.add_argument("--max-streams", type=int, default=100,
                     help="HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (100)")
+    ap.add_argument("--strict-streams", action="store_true",
+                    help="refuse (RST_STREAM REFUSED_STREAM) streams beyond "
+                         "--max-streams even before the client acknowledged "
+                         "the SETTINGS, as nginx does")
     ap.add_argument("--self-test", action="store_true",
                     help="check the crypto against the RFC vectors and exit")
     args = ap.parse_args()
