@@ -24,10 +24,10 @@ SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 LIB_SRCS    := $(wildcard lib/*.c)
 LIB_HDRS    := $(wildcard lib/*.h)
-SHARED_SRCS := $(filter-out sender/sender_main.c sender/cli%.c, \
+SHARED_SRCS := $(filter-out sender/sender_main.c sender/cli_%.c, \
                  $(wildcard sender/*.c))
 SENDER_SRCS := sender/sender_main.c $(SHARED_SRCS)
-CLI_SRCS    := $(wildcard sender/cli*.c) $(SHARED_SRCS)
+CLI_SRCS    := $(wildcard sender/cli_*.c) $(SHARED_SRCS)
 SENDER_HDRS := $(wildcard sender/*.h)
 UNIT_SRCS   := $(wildcard t/unit/test_*.c)
 FUZZ_SRCS   := $(wildcard t/fuzz/fuzz_*.c)

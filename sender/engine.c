@@ -12,7 +12,7 @@
 
 #define WP_ENGINE_POLL_MS  50
 
-static void wp_engine_h2_done(void *ctx, void *data,
+static void wp_engine_client_done(void *ctx, void *data,
     const wp_push_resp_t *resp);
 
 struct wp_engine_slot_s {
@@ -20,7 +20,7 @@ struct wp_engine_slot_s {
     wp_work_t     *w;
     wp_origin_t   *o;
     int            index;
-    int            h2;          /* carried by h2.c, not libcurl */
+    int            native;      /* carried by client.c, not libcurl */
     uint8_t        body[WP_ECE_MAX_BODY];
 };
 
@@ -111,8 +111,8 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     opts.timeout_ms = (long) conf->request_timeout_ms;
 
     if (!conf->http2_libcurl) {
-        e->h2 = wp_h2_new(&opts, wp_engine_h2_done, e, &werr);
-        if (e->h2 == NULL) {
+        e->client = wp_client_new(&opts, wp_engine_client_done, e, &werr);
+        if (e->client == NULL) {
             snprintf(err, errlen, "%s", werr.message);
             goto failed;
         }
@@ -145,7 +145,7 @@ wp_engine_free(wp_engine_t *e)
 
     if (e->slots) {
         for (i = 0; i < e->nslots; i++) {
-            if (e->slots[i].w != NULL && !e->slots[i].h2 && e->multi) {
+            if (e->slots[i].w != NULL && !e->slots[i].native && e->multi) {
                 curl_multi_remove_handle(e->multi,
                                          wp_deliver_easy(e->slots[i].d));
             }
@@ -157,7 +157,7 @@ wp_engine_free(wp_engine_t *e)
         curl_multi_cleanup(e->multi);
     }
 
-    wp_h2_free(e->h2);
+    wp_client_free(e->client);
 
     free(e->slots);
     free(e->free_slots);
@@ -325,10 +325,12 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     req.topic = w->msg->req->topic;
     req.authorization = o->tok.header;
 
-    slot->h2 = e->h2 != NULL && !o->http1;
+    slot->native = e->client != NULL;
 
-    if (slot->h2) {
-        if (wp_h2_submit(e->h2, &url, &req, slot, now, &err) != 0) {
+    if (slot->native) {
+        if (wp_client_submit(e->client, &url, &req, o->http1, slot, now,
+                             &err) != 0)
+        {
             snprintf(w->reason, sizeof(w->reason), "%s", err.message);
             wp_engine_done(w, WP_RESULT_FAIL);
             return 1;
@@ -471,9 +473,9 @@ wp_engine_curl_done(wp_engine_t *e, wp_engine_slot_t *slot, CURLcode rc,
 }
 
 
-/* An h2.c request finished (h2.h: wp_h2_done_pt). */
+/* A client.c request finished (client.h: wp_client_done_pt). */
 static void
-wp_engine_h2_done(void *ctx, void *data, const wp_push_resp_t *resp)
+wp_engine_client_done(void *ctx, void *data, const wp_push_resp_t *resp)
 {
     int                i;
     wp_work_t         *w;
@@ -518,8 +520,8 @@ wp_engine_abort(wp_engine_t *e)
 {
     int  i;
 
-    if (e->h2 != NULL) {
-        wp_h2_reset(e->h2);
+    if (e->client != NULL) {
+        wp_client_reset(e->client);
     }
 
     for (i = 0; i < e->nslots; i++) {
@@ -527,7 +529,7 @@ wp_engine_abort(wp_engine_t *e)
             continue;
         }
 
-        if (!e->slots[i].h2) {
+        if (!e->slots[i].native) {
             curl_multi_remove_handle(e->multi,
                                      wp_deliver_easy(e->slots[i].d));
             e->ncurl--;
@@ -589,8 +591,8 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
         e->finished = 0;
 
         /* writes what was just started, reads answers, applies timeouts */
-        if (e->h2 != NULL) {
-            wp_h2_io(e->h2, now);
+        if (e->client != NULL) {
+            wp_client_io(e->client, now);
         }
 
         if (e->ncurl > 0) {
@@ -602,7 +604,7 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
                 }
 
                 for (i = 0; i < e->nslots; i++) {
-                    if (e->slots[i].w != NULL && !e->slots[i].h2
+                    if (e->slots[i].w != NULL && !e->slots[i].native
                         && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
                     {
                         wp_engine_curl_done(e, &e->slots[i], m->data.result,
@@ -618,7 +620,7 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
         }
 
         wake = now + WP_ENGINE_POLL_MS;
-        nfds = e->h2 != NULL ? wp_h2_fds(e->h2, e->fds, WP_ENGINE_MAX_FDS,
+        nfds = e->client != NULL ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS,
                                          &wake)
                              : 0;
         wake -= now;
@@ -626,6 +628,9 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
                         wake < 0 ? 0 : wake > WP_ENGINE_POLL_MS
                                        ? WP_ENGINE_POLL_MS : (int) wake,
                         NULL);
+        if (e->client != NULL) {
+            wp_client_ready(e->client, e->fds, nfds);
+        }
     }
 
     e->run = NULL;

@@ -1,12 +1,11 @@
 /*
  * The delivery engine: a fixed pool of transfer slots
- * (PUSH_CONCURRENCY_LIMIT of them = requests in flight) over two
- * transports: our own HTTP/2 client (h2.h: streams multiplexed per origin
+ * (PUSH_CONCURRENCY_LIMIT of them = requests in flight) over our own
+ * HTTP client (client.h: HTTP/2 streams multiplexed per origin
  * up to the server's SETTINGS_MAX_CONCURRENT_STREAMS, frames written in
- * batches) for every origin that selects h2 over ALPN, and one libcurl
- * multi handle for the origins that do not (HTTP/1.1 keep-alive, one
- * connection per request in flight).  Connections stay open between
- * batches; one poll waits on both.
+ * batches), HTTP/1.1 keep-alive for origins that do not select h2 over
+ * ALPN (client.h); or, with WEBPUSH_HTTP2_CLIENT=libcurl, one libcurl
+ * multi handle for all.  Connections stay open between batches.
  *
  * wp_engine_run() takes a batch of work (a page of the audience or a set
  * of retry items), encrypts each message with a fresh key and salt right
@@ -27,7 +26,7 @@
 #include "config.h"
 #include "deliver.h"
 #include "ece.h"
-#include "h2.h"
+#include "client.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
@@ -72,12 +71,12 @@ typedef struct {
 
 typedef struct wp_engine_slot_s  wp_engine_slot_t;
 
-#define WP_ENGINE_MAX_FDS  256      /* h2 sockets polled at once */
+#define WP_ENGINE_MAX_FDS  256      /* client sockets polled at once */
 
 typedef struct {
     CURLM                   *multi;
     int                      ncurl;      /* transfers in the multi handle */
-    wp_h2_t                 *h2;
+    wp_client_t             *client;     /* NULL: libcurl for all */
     struct curl_waitfd       fds[WP_ENGINE_MAX_FDS];
     wp_work_t               *run;        /* the batch of wp_engine_run() */
     int                      first;      /* run[..first) all started */
