@@ -253,6 +253,18 @@ class H2Server:
         out = [(":status", str(resp.status))] + resp.headers + [
             ("content-length", str(len(resp.body)))]
         try:
+            if resp.reset_after:
+                # the whole answer, then RST_STREAM(NO_ERROR) instead of
+                # END_STREAM (RFC 9113 8.1: answered, stop sending)
+                self.conn.send_headers(sid, out, end_stream=False)
+                if resp.body:
+                    self.conn.send_data(sid, resp.body, end_stream=False)
+                self.conn.reset_stream(sid, h2.errors.ErrorCodes.NO_ERROR)
+                self.flush()
+                self.service.transport_done("answer_then_reset", None,
+                                            "stream %d: %d then RST_STREAM"
+                                            % (sid, resp.status))
+                return
             self.conn.send_headers(sid, out, end_stream=not resp.body)
             self.flush()
             await self.send_body(sid, resp.body)

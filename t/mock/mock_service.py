@@ -94,6 +94,7 @@ class Response:
         # a transport step instead of an answer: "refuse", "goaway" or
         # "drop" (the transport carries it out; status is then 0)
         self.transport = None
+        self.reset_after = False        # HTTP/2: RST_STREAM after the answer
         self.record = None              # the /_mock/messages record, if any
 
 
@@ -129,6 +130,8 @@ class Behaviour:
          "retry_after_date": false, "delay_ms": 0, "body": "..."}
     or a transport step (the request is not answered with a status):
         {"h2": "refuse" | "goaway" | "drop", "times": 1, "delay_ms": 0}
+    or an answer followed by RST_STREAM (HTTP/2; HTTP/1.1 just answers):
+        {"h2": "answer_then_reset", "status": 201, "times": 1}
     "times" absent = every request from then on.  A step without "status"
     only delays (then 201).  After the last limited step: 201.
     """
@@ -136,6 +139,7 @@ class Behaviour:
     KEYS = {"status", "times", "retry_after", "retry_after_date",
             "delay_ms", "body", "h2"}
     TRANSPORT = ("refuse", "goaway", "drop")
+    H2 = TRANSPORT + ("answer_then_reset",)
 
     def __init__(self, spec):
         steps = spec if isinstance(spec, list) else [spec] if spec else []
@@ -151,11 +155,14 @@ class Behaviour:
                 if k in s and (not isinstance(s[k], int) or s[k] < 0):
                     raise ValueError("behaviour %s must be an integer >= 0"
                                      % k)
-            if "h2" in s and (s["h2"] not in self.TRANSPORT or set(s) - {
-                    "h2", "times", "delay_ms"}):
+            if "h2" in s and (s["h2"] not in self.H2 or set(s) - {
+                    "h2", "times", "delay_ms"} - (
+                        {"status"} if s["h2"] == "answer_then_reset"
+                        else set())):
                 raise ValueError("behaviour h2 must be one of "
-                                 + ", ".join(self.TRANSPORT)
-                                 + " (with only times, delay_ms)")
+                                 + ", ".join(self.H2)
+                                 + " (with only times, delay_ms; status for"
+                                 " answer_then_reset)")
             self.steps.append(dict(s))
         self.spec = spec
 
@@ -448,7 +455,8 @@ class Service:
         if sub is not None and not sub.deleted:
             with self.lock:
                 head = sub.behaviour.peek()
-                if head is not None and "h2" in head:
+                if head is not None and head.get("h2") in \
+                        Behaviour.TRANSPORT:
                     step = sub.behaviour.next()
         if step is not None:
             resp = Response(0, delay_ms=step.get("delay_ms", 0))
@@ -470,6 +478,7 @@ class Service:
                 step = sub.behaviour.next()
             if step is not None:
                 resp = scripted_response(step)
+                resp.reset_after = step.get("h2") == "answer_then_reset"
             else:
                 resp = Response(201)
             if resp.status == 201:
