@@ -277,7 +277,7 @@ note(sprintf('%.1f s', time() - $T0));
     is($l && $l->{sentCount}, 60, 'e. max 4 streams: all 60 sent');
     is(exactly_once($port, \@subs), 60, '... each exactly once');
     my $st = mock_stats($port);
-    diag("e. mock stats: " . $JSON->encode($st));
+    note("e. mock stats: " . $JSON->encode($st));
     ok($st->{connections_by_protocol}{h2} > 1,
        "... more connections instead ($st->{connections_by_protocol}{h2})");
     ok($st->{connections_by_protocol}{h2} <= 16, '... at most 16');
@@ -302,7 +302,7 @@ note(sprintf('%.1f s', time() - $T0));
     $j = enqueue($pref0, job_json(to => { userId => "ue2-$run" }));
     $l = wait_log($j, 30);
     $st = mock_stats($sp);
-    diag("e. strict mock stats: " . $JSON->encode($st));
+    note("e. strict mock stats: " . $JSON->encode($st));
     local $TODO = 'every new connection again gets up to 50 streams before'
         . ' its SETTINGS arrive: the excess is refused, resent (3 times at'
         . ' most) onto the next new connection, refused again; the 4th refusal'
