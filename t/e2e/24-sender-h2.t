@@ -13,8 +13,9 @@
 #      delivered once; with the retries used up, a failed delivery with a
 #      PushError row, the subscription stays enabled;
 #   e. SETTINGS_MAX_CONCURRENT_STREAMS 4: never more streams open on one
-#      connection (more connections instead), everything delivered;
-#   f. a service without h2 in ALPN: HTTP/1.1 through libcurl, logged once;
+#      connection (more connections instead), everything delivered, also
+#      when the service refuses the excess at once (--strict-streams);
+#   f. a service without h2 in ALPN: HTTP/1.1, logged once;
 #   g. WEBPUSH_HTTP2_CLIENT=libcurl still speaks HTTP/2; a bad value exits
 #      78 naming the variable;
 #   h. a request timeout on HTTP/2: retried, and the other streams on the
