@@ -58,6 +58,7 @@ struct wp_conn_s {
     SSL              *ssl;
     int               http1;            /* HTTP/1.1 framing (h1.c) */
     nghttp2_session  *sess;             /* HTTP/2 framing (h2.c) */
+    int               settings_seen;    /* the server's SETTINGS arrived */
     wp_http1_resp_t  *h1;               /* HTTP/1.1 answer parser */
     wp_conn_state_t   state;
     int64_t           connect_deadline_ms;

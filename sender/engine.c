@@ -494,9 +494,12 @@ wp_engine_client_done(void *ctx, void *data, const wp_push_resp_t *resp)
      */
     if (resp->no_h2 || (resp->resend && w->resends < 3)) {
         if (resp->no_h2) {
+            /* every request queued on that first connection says so */
+            if (!slot->o->http1) {
+                wp_log(e->log, WP_LOG_INFO, "push service speaks no HTTP/2:"
+                       " HTTP/1.1 from now on", "aud", slot->o->aud, NULL);
+            }
             slot->o->http1 = 1;
-            wp_log(e->log, WP_LOG_INFO, "push service speaks no HTTP/2:"
-                   " HTTP/1.1 from now on", "aud", slot->o->aud, NULL);
         } else {
             w->resends++;
         }

@@ -144,10 +144,16 @@ wp_h2_on_frame_recv(nghttp2_session *sess, const nghttp2_frame *frame,
 {
     wp_conn_t  *c;
 
+    c = user;
+
     if (frame->hd.type == NGHTTP2_GOAWAY) {
-        c = user;
-        c->state = WP_CONN_DRAINING;     /* streams above last_stream_id are
-                                        * closed REFUSED_STREAM by nghttp2 */
+        c->state = WP_CONN_DRAINING;    /* streams above last_stream_id are
+                                         * closed REFUSED_STREAM by nghttp2 */
+
+    } else if (frame->hd.type == NGHTTP2_SETTINGS
+               && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+    {
+        c->settings_seen = 1;
     }
 
     return 0;
@@ -210,8 +216,12 @@ wp_h2_setup(wp_client_t *cl, wp_err_t *err)
     nghttp2_session_callbacks_set_on_frame_send_callback(cl->cbs,
                                                          wp_h2_on_frame_send);
 
-    /* Until the server's SETTINGS arrive, assume the common limit. */
-    nghttp2_option_set_peer_max_concurrent_streams(cl->nopt, 100);
+    /*
+     * Until the server's SETTINGS arrive, one stream: a server may enforce
+     * a lower limit than 100 at once (nginx refuses the excess), and the
+     * SETTINGS come within the first round trip anyway.
+     */
+    nghttp2_option_set_peer_max_concurrent_streams(cl->nopt, 1);
 
     return 0;
 }
@@ -262,9 +272,19 @@ wp_h2_conn_init(wp_conn_t *c, wp_err_t *err)
 int
 wp_h2_has_room(wp_conn_t *c)
 {
-    return (uint32_t) c->nstreams
-           < nghttp2_session_get_remote_settings(c->sess,
-                                   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
+    uint32_t  limit;
+
+    /*
+     * Before the server's SETTINGS, queue up to the common limit on this
+     * connection (nghttp2 sends one, the rest once the limit is known)
+     * rather than open a connection per request.
+     */
+    limit = c->settings_seen
+            ? nghttp2_session_get_remote_settings(c->sess,
+                                   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+            : 100;
+
+    return (uint32_t) c->nstreams < limit;
 }
 
 

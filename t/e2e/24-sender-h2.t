@@ -282,15 +282,9 @@ note(sprintf('%.1f s', time() - $T0));
     ok($st->{connections_by_protocol}{h2} > 1,
        "... more connections instead ($st->{connections_by_protocol}{h2})");
     ok($st->{connections_by_protocol}{h2} <= 16, '... at most 16');
-    {
-        local $TODO = 'sender/h2.c writes up to PUSH_CONCURRENCY_LIMIT (at most'
-            . ' 100) streams on a new connection before the server\'s SETTINGS'
-            . ' arrive (nghttp2_option_set_peer_max_concurrent_streams 100;'
-            . ' wp_h2_conn_pick counts 100 for a connection without SETTINGS)';
-        ok($st->{max_streams_per_conn} <= 4,
-           "... never more than 4 streams open on one connection (saw"
-           . " $st->{max_streams_per_conn})");
-    }
+    ok($st->{max_streams_per_conn} <= 4,
+       "... never more than 4 streams open on one connection (saw"
+       . " $st->{max_streams_per_conn})");
     ok($st->{max_streams_per_conn_acked} <= 4,
        '... once the sender acknowledged the SETTINGS, at most 4 (saw '
        . "$st->{max_streams_per_conn_acked})");
@@ -304,10 +298,6 @@ note(sprintf('%.1f s', time() - $T0));
     $l = wait_log($j, 30);
     $st = mock_stats($sp);
     note("e. strict mock stats: " . $JSON->encode($st));
-    local $TODO = 'every new connection again gets up to 50 streams before'
-        . ' its SETTINGS arrive: the excess is refused, resent (3 times at'
-        . ' most) onto the next new connection, refused again; the 4th refusal'
-        . ' is an ordinary retry, a failure with PUSH_RETRY_ATTEMPTS=0';
     is($l && $l->{sentCount}, 60, 'e. max 4 streams, enforced at once: all 60'
                                   . ' sent with PUSH_RETRY_ATTEMPTS=0');
     is(exactly_once($sp, \@s2), 60, '... each exactly once');
@@ -315,7 +305,7 @@ note(sprintf('%.1f s', time() - $T0));
 }
 
 note(sprintf('%.1f s', time() - $T0));
-# ---- f. no h2 in ALPN: HTTP/1.1 through libcurl ------------------------------
+# ---- f. no h2 in ALPN: HTTP/1.1 ------------------------------
 {
     my $port = $mock{f};
     my @subs = subscribe_many($port, 5);
@@ -330,9 +320,6 @@ note(sprintf('%.1f s', time() - $T0));
     $l = wait_log(enqueue($prefix, job_json(to => { userId => "uf-$run" })),
                   20);
     is($l && $l->{sentCount}, 5, '... a second job too');
-    local $TODO = 'sender/engine.c wp_engine_h2_done logs "speaks no HTTP/2"'
-        . ' for every request that was waiting on the connection (5 lines),'
-        . ' not once when the origin becomes HTTP/1.1';
     is(log_lines($snd, qr/speaks no HTTP\/2: HTTP\/1\.1 from now on/), 1,
        '... "speaks no HTTP/2" logged once');
 }
