@@ -24,8 +24,7 @@ struct wp_ece_s {
     EVP_MAC_CTX     *mctx;          /* set to SHA-256 once, re-keyed */
     EVP_CIPHER      *aes;           /* AES-128-GCM, fetched once */
     EVP_CIPHER_CTX  *cctx;
-    EVP_PKEY        *tmpl;          /* P-256 parameters for fast imports */
-    EVP_PKEY_CTX    *genctx;        /* keygen context, reused */
+    wp_p256_ctx_t   *ec;            /* P-256 group, points, scalar, reused */
 };
 
 
@@ -74,15 +73,8 @@ wp_ece_new(wp_err_t *err)
         return NULL;
     }
 
-    e->tmpl = wp_p256_template(err);
-    if (e->tmpl == NULL) {
-        wp_ece_free(e);
-        return NULL;
-    }
-
-    e->genctx = EVP_PKEY_CTX_new_from_pkey(NULL, e->tmpl, NULL);
-    if (e->genctx == NULL || EVP_PKEY_keygen_init(e->genctx) != 1) {
-        wp_err_set(err, WP_E_CRYPTO, "", "cannot set up P-256 key generation");
+    e->ec = wp_p256_ctx_new(err);
+    if (e->ec == NULL) {
         wp_ece_free(e);
         return NULL;
     }
@@ -98,8 +90,7 @@ wp_ece_free(wp_ece_t *e)
         return;
     }
 
-    EVP_PKEY_CTX_free(e->genctx);
-    EVP_PKEY_free(e->tmpl);
+    wp_p256_ctx_free(e->ec);
     EVP_CIPHER_CTX_free(e->cctx);
     EVP_CIPHER_free(e->aes);
     EVP_MAC_CTX_free(e->mctx);
@@ -108,7 +99,11 @@ wp_ece_free(wp_ece_t *e)
 }
 
 
-/* out = HMAC-SHA-256(key, m1 || m2 || [tail]); tail < 0 means none. */
+/*
+ * out = HMAC-SHA-256(key, m1 || m2 || [tail]); tail < 0 means none.  A
+ * NULL key re-initialises with the previous call's key (OpenSSL 3 HMAC
+ * keeps the keyed pads), which skips hashing the pads again.
+ */
 static int
 wp_ece_hmac(wp_ece_t *e, const uint8_t *key, size_t keylen,
     const uint8_t *m1, size_t l1, const uint8_t *m2, size_t l2, int tail,
@@ -119,7 +114,7 @@ wp_ece_hmac(wp_ece_t *e, const uint8_t *key, size_t keylen,
 
     t = (uint8_t) tail;
 
-    if (EVP_MAC_init(e->mctx, key, keylen, NULL) != 1
+    if (EVP_MAC_init(e->mctx, key, key ? keylen : 0, NULL) != 1
         || EVP_MAC_update(e->mctx, m1, l1) != 1
         || (l2 && EVP_MAC_update(e->mctx, m2, l2) != 1)
         || (tail >= 0 && EVP_MAC_update(e->mctx, &t, 1) != 1)
@@ -176,7 +171,8 @@ wp_ece_content_keys(wp_ece_t *e, const uint8_t *ikm, size_t ikmlen,
 
     memcpy(k->cek, t, 16);
 
-    if (wp_ece_hmac(e, k->prk, 32, wp_ece_nonce_info,
+    /* Same key (PRK) as the CEK just above. */
+    if (wp_ece_hmac(e, NULL, 0, wp_ece_nonce_info,
                     sizeof(wp_ece_nonce_info), NULL, 0, 1, t, err) != 0)
     {
         return -1;
@@ -189,24 +185,18 @@ wp_ece_content_keys(wp_ece_t *e, const uint8_t *ikm, size_t ikmlen,
 }
 
 
-/* The sender's key schedule: ECDH with the subscriber, then both HKDFs. */
+/*
+ * The sender's key schedule with the sender's scalar already in e->ec
+ * (fresh, or given for test vectors): check the subscriber's point, ECDH,
+ * then both HKDFs.
+ */
 static int
-wp_ece_sender_keys(wp_ece_t *e, EVP_PKEY *as, const uint8_t as_public[65],
+wp_ece_sender_keys(wp_ece_t *e, const uint8_t as_public[65],
     const uint8_t ua_public[65], const uint8_t auth[16],
     const uint8_t salt[16], wp_ece_keys_t *k, wp_err_t *err)
 {
-    int        rc;
-    EVP_PKEY  *peer;
-
-    peer = wp_p256_import_public(e->tmpl, ua_public, "keys.p256dh", err);
-    if (peer == NULL) {
-        return -1;
-    }
-
-    rc = wp_p256_ecdh(as, peer, k->ecdh_secret, err);
-    EVP_PKEY_free(peer);
-
-    if (rc != 0
+    if (wp_p256_ctx_set_peer(e->ec, ua_public, "keys.p256dh", err) != 0
+        || wp_p256_ctx_ecdh(e->ec, k->ecdh_secret, err) != 0
         || wp_ece_webpush_ikm(e, auth, ua_public, as_public, k, err) != 0
         || wp_ece_content_keys(e, k->ikm, 32, salt, k, err) != 0)
     {
@@ -223,16 +213,15 @@ wp_ece_derive(wp_ece_t *e, const uint8_t as_private[WP_P256_PRIV_LEN],
     const uint8_t salt[WP_SALT_LEN], uint8_t as_public[WP_P256_PUB_LEN],
     wp_ece_keys_t *k, wp_err_t *err)
 {
-    int        rc;
-    EVP_PKEY  *as;
+    int  rc;
 
-    as = wp_p256_import_private(as_private, as_public, "as_private", err);
-    if (as == NULL) {
-        return -1;
+    rc = wp_p256_ctx_set_private(e->ec, as_private, as_public, "as_private",
+                                 err);
+    if (rc == 0) {
+        rc = wp_ece_sender_keys(e, as_public, ua_public, auth, salt, k, err);
     }
 
-    rc = wp_ece_sender_keys(e, as, as_public, ua_public, auth, salt, k, err);
-    EVP_PKEY_free(as);
+    wp_p256_ctx_clear(e->ec);
 
     return rc;
 }
@@ -264,9 +253,9 @@ wp_ece_check_sizes(size_t ptlen, size_t padlen, size_t cap, size_t *bodylen,
 }
 
 
-/* Header + one record, sender key already chosen. */
+/* Header + one record, sender scalar already in e->ec (wiped here). */
 static int
-wp_ece_seal(wp_ece_t *e, EVP_PKEY *as, const uint8_t as_public[65],
+wp_ece_seal(wp_ece_t *e, const uint8_t as_public[65],
     const uint8_t ua_public[65], const uint8_t auth[16],
     const uint8_t salt[16], const uint8_t *pt, size_t ptlen, size_t padlen,
     uint8_t *out, size_t bodylen, wp_err_t *err)
@@ -276,9 +265,10 @@ wp_ece_seal(wp_ece_t *e, EVP_PKEY *as, const uint8_t as_public[65],
     size_t          reclen;
     wp_ece_keys_t   k;
 
-    if (wp_ece_sender_keys(e, as, as_public, ua_public, auth, salt, &k, err)
-        != 0)
-    {
+    rc = wp_ece_sender_keys(e, as_public, ua_public, auth, salt, &k, err);
+    wp_p256_ctx_clear(e->ec);
+
+    if (rc != 0) {
         OPENSSL_cleanse(&k, sizeof(k));
         return -1;
     }
@@ -325,10 +315,9 @@ wp_ece_encrypt(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
     const uint8_t auth[WP_AUTH_LEN], const uint8_t *pt, size_t ptlen,
     size_t padlen, uint8_t *out, size_t cap, size_t *outlen, wp_err_t *err)
 {
-    int        rc;
-    size_t     bodylen;
-    uint8_t    salt[WP_SALT_LEN], as_public[WP_P256_PUB_LEN];
-    EVP_PKEY  *as;
+    int      rc;
+    size_t   bodylen;
+    uint8_t  salt[WP_SALT_LEN], as_public[WP_P256_PUB_LEN];
 
     if (wp_ece_check_sizes(ptlen, padlen, cap, &bodylen, err) != 0) {
         return -1;
@@ -338,19 +327,13 @@ wp_ece_encrypt(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
         return wp_err_set(err, WP_E_CRYPTO, "", "no random bytes for salt");
     }
 
-    as = NULL;
-    if (EVP_PKEY_generate(e->genctx, &as) != 1) {
-        return wp_err_set(err, WP_E_CRYPTO, "",
-                          "ephemeral P-256 key generation failed");
+    /* A fresh ephemeral key for every message (RFC 8291 §3.1): never kept. */
+    if (wp_p256_ctx_generate(e->ec, as_public, err) != 0) {
+        return -1;
     }
 
-    rc = wp_p256_export_public(as, as_public, err);
-    if (rc == 0) {
-        rc = wp_ece_seal(e, as, as_public, ua_public, auth, salt, pt, ptlen,
-                         padlen, out, bodylen, err);
-    }
-
-    EVP_PKEY_free(as);
+    rc = wp_ece_seal(e, as_public, ua_public, auth, salt, pt, ptlen, padlen,
+                     out, bodylen, err);
 
     if (rc == 0) {
         *outlen = bodylen;
@@ -366,23 +349,23 @@ wp_ece_encrypt_with(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
     const uint8_t salt[WP_SALT_LEN], const uint8_t *pt, size_t ptlen,
     size_t padlen, uint8_t *out, size_t cap, size_t *outlen, wp_err_t *err)
 {
-    int        rc;
-    size_t     bodylen;
-    uint8_t    as_public[WP_P256_PUB_LEN];
-    EVP_PKEY  *as;
+    int      rc;
+    size_t   bodylen;
+    uint8_t  as_public[WP_P256_PUB_LEN];
 
     if (wp_ece_check_sizes(ptlen, padlen, cap, &bodylen, err) != 0) {
         return -1;
     }
 
-    as = wp_p256_import_private(as_private, as_public, "as_private", err);
-    if (as == NULL) {
+    /* Only the scalar's origin differs from wp_ece_encrypt(). */
+    if (wp_p256_ctx_set_private(e->ec, as_private, as_public, "as_private",
+                                err) != 0)
+    {
         return -1;
     }
 
-    rc = wp_ece_seal(e, as, as_public, ua_public, auth, salt, pt, ptlen,
-                     padlen, out, bodylen, err);
-    EVP_PKEY_free(as);
+    rc = wp_ece_seal(e, as_public, ua_public, auth, salt, pt, ptlen, padlen,
+                     out, bodylen, err);
 
     if (rc == 0) {
         *outlen = bodylen;
@@ -614,7 +597,6 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
 {
     int             rc;
     uint8_t         pub[WP_P256_PUB_LEN];
-    EVP_PKEY       *ua, *as;
     wp_ece_keys_t   k;
 
     if (len < WP_ECE_BASE_HDR) {
@@ -634,15 +616,14 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
                           "body: truncated inside the header (keyid)");
     }
 
-    as = wp_p256_import_public(e->tmpl, body + 21, "body", NULL);
-    if (as == NULL) {
+    if (wp_p256_ctx_set_peer(e->ec, body + 21, "body", NULL) != 0) {
         return wp_err_set(err, WP_E_DECRYPT, "body",
                           "body: keyid is not a P-256 public key");
     }
 
-    ua = wp_p256_import_private(ua_private, pub, "ua_private", err);
-    if (ua == NULL) {
-        EVP_PKEY_free(as);
+    if (wp_p256_ctx_set_private(e->ec, ua_private, pub, "ua_private", err)
+        != 0)
+    {
         return -1;
     }
 
@@ -652,7 +633,7 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
         wp_err_set(err, WP_E_BAD_KEY, "ua_public",
                    "ua_public: not the public key of ua_private");
 
-    } else if (wp_p256_ecdh(ua, as, k.ecdh_secret, err) == 0
+    } else if (wp_p256_ctx_ecdh(e->ec, k.ecdh_secret, err) == 0
                && wp_ece_webpush_ikm(e, auth, ua_public, body + 21, &k, err)
                   == 0)
     {
@@ -661,9 +642,8 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
                            ptlen, err);
     }
 
+    wp_p256_ctx_clear(e->ec);
     OPENSSL_cleanse(&k, sizeof(k));
-    EVP_PKEY_free(ua);
-    EVP_PKEY_free(as);
 
     return rc;
 }

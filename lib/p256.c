@@ -4,7 +4,9 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
@@ -339,4 +341,211 @@ wp_p256_generate(uint8_t priv[WP_P256_PRIV_LEN], uint8_t pub[WP_P256_PUB_LEN],
     EVP_PKEY_free(key);
 
     return rc;
+}
+
+
+/* ---- the per-message path: low-level EC_POINT API (see p256.h) -------- */
+
+struct wp_p256_ctx_s {
+    EC_GROUP        *group;
+    const BIGNUM    *order;
+    BN_CTX          *bn;
+    BIGNUM          *d;         /* private scalar: secret */
+    BIGNUM          *x;         /* ECDH X coordinate: secret */
+    EC_POINT        *pub;       /* d * G */
+    EC_POINT        *peer;      /* validated by wp_p256_ctx_set_peer() */
+    unsigned         have_d:1;
+    unsigned         have_peer:1;
+};
+
+
+wp_p256_ctx_t *
+wp_p256_ctx_new(wp_err_t *err)
+{
+    wp_p256_ctx_t  *c;
+
+    c = OPENSSL_zalloc(sizeof(wp_p256_ctx_t));
+    if (c == NULL) {
+        wp_err_set(err, WP_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+
+    /* Created once: building a group costs more than a point mul. */
+    c->group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    c->bn = BN_CTX_secure_new();
+    c->d = BN_secure_new();
+    c->x = BN_secure_new();
+
+    if (c->group == NULL || c->bn == NULL || c->d == NULL || c->x == NULL
+        || (c->pub = EC_POINT_new(c->group)) == NULL
+        || (c->peer = EC_POINT_new(c->group)) == NULL)
+    {
+        wp_p256_ctx_free(c);
+        wp_err_set(err, WP_E_CRYPTO, "", "cannot set up P-256");
+        return NULL;
+    }
+
+    c->order = EC_GROUP_get0_order(c->group);
+    BN_set_flags(c->d, BN_FLG_CONSTTIME);
+
+    return c;
+}
+
+
+void
+wp_p256_ctx_free(wp_p256_ctx_t *c)
+{
+    if (c == NULL) {
+        return;
+    }
+
+    EC_POINT_free(c->peer);
+    EC_POINT_free(c->pub);
+    BN_clear_free(c->x);
+    BN_clear_free(c->d);
+    BN_CTX_free(c->bn);
+    EC_GROUP_free(c->group);
+    OPENSSL_free(c);
+}
+
+
+void
+wp_p256_ctx_clear(wp_p256_ctx_t *c)
+{
+    BN_clear(c->d);
+    BN_clear(c->x);
+    c->have_d = 0;
+    c->have_peer = 0;
+}
+
+
+/* pub = d * G (fixed base: the precomputed table), uncompressed. */
+static int
+wp_p256_ctx_public(wp_p256_ctx_t *c, uint8_t pub[65], wp_err_t *err)
+{
+    uint8_t  point[65];
+
+    if (EC_POINT_mul(c->group, c->pub, c->d, NULL, NULL, c->bn) != 1
+        || EC_POINT_point2oct(c->group, c->pub, POINT_CONVERSION_UNCOMPRESSED,
+                              point, sizeof(point), c->bn) != 65)
+    {
+        wp_p256_ctx_clear(c);
+        return wp_err_set(err, WP_E_CRYPTO, "",
+                          "cannot compute the P-256 public point");
+    }
+
+    if (pub != NULL) {
+        memcpy(pub, point, 65);
+    }
+
+    c->have_d = 1;
+
+    return 0;
+}
+
+
+int
+wp_p256_ctx_generate(wp_p256_ctx_t *c, uint8_t pub[65], wp_err_t *err)
+{
+    /* [0, n) from the private DRBG, as OpenSSL's own EC key generation. */
+    do {
+        if (BN_priv_rand_range_ex(c->d, c->order, 0, c->bn) != 1) {
+            wp_p256_ctx_clear(c);
+            return wp_err_set(err, WP_E_CRYPTO, "",
+                              "ephemeral P-256 key generation failed");
+        }
+    } while (BN_is_zero(c->d));
+
+    return wp_p256_ctx_public(c, pub, err);
+}
+
+
+int
+wp_p256_ctx_set_private(wp_p256_ctx_t *c, const uint8_t priv[32],
+    uint8_t pub[65], const char *field, wp_err_t *err)
+{
+    if (BN_bin2bn(priv, 32, c->d) == NULL) {
+        wp_p256_ctx_clear(c);
+        return wp_err_set(err, WP_E_NOMEM, field, "%s: out of memory",
+                          wp_p256_what(field));
+    }
+
+    if (BN_is_zero(c->d) || BN_cmp(c->d, c->order) >= 0) {
+        wp_p256_ctx_clear(c);
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: private scalar out of range for P-256",
+                          wp_p256_what(field));
+    }
+
+    return wp_p256_ctx_public(c, pub, err);
+}
+
+
+int
+wp_p256_ctx_set_peer(wp_p256_ctx_t *c, const uint8_t pub[65],
+    const char *field, wp_err_t *err)
+{
+    int  ok;
+
+    c->have_peer = 0;
+
+    if (pub[0] != 0x04) {
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: not an uncompressed P-256 point "
+                          "(first byte 0x%02x, want 0x04)",
+                          wp_p256_what(field), pub[0]);
+    }
+
+    /*
+     * oct2point rejects coordinates >= p and points off the curve (P-256
+     * has cofactor 1: every curve point is in the prime-order group).  A
+     * rejected key is the caller's error, not OpenSSL's: leave nothing on
+     * the thread's error queue (TLS code on the same thread reads it).
+     */
+    ERR_set_mark();
+    ok = EC_POINT_oct2point(c->group, c->peer, pub, 65, c->bn) == 1
+         && !EC_POINT_is_at_infinity(c->group, c->peer);
+
+    if (!ok) {
+        ERR_pop_to_mark();
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: not a point on the P-256 curve",
+                          wp_p256_what(field));
+    }
+
+    ERR_clear_last_mark();
+    c->have_peer = 1;
+
+    return 0;
+}
+
+
+int
+wp_p256_ctx_ecdh(wp_p256_ctx_t *c, uint8_t secret[32], wp_err_t *err)
+{
+    int        rc;
+    EC_POINT  *shared;
+
+    if (!c->have_d || !c->have_peer) {
+        return wp_err_set(err, WP_E_CRYPTO, "", "ECDH without keys");
+    }
+
+    /* As OpenSSL's ECDH: a fresh point for the secret, cleared on free. */
+    shared = EC_POINT_new(c->group);
+
+    rc = (shared != NULL
+          && EC_POINT_mul(c->group, shared, NULL, c->peer, c->d, c->bn) == 1
+          && EC_POINT_get_affine_coordinates(c->group, shared, c->x, NULL,
+                                             c->bn) == 1
+          && BN_bn2binpad(c->x, secret, 32) == 32) ? 0 : -1;
+
+    EC_POINT_clear_free(shared);
+    BN_clear(c->x);
+
+    if (rc != 0) {
+        OPENSSL_cleanse(secret, 32);
+        return wp_err_set(err, WP_E_CRYPTO, "", "ECDH failed");
+    }
+
+    return 0;
 }

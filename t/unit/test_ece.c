@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -689,6 +690,91 @@ test_bad_inputs(wp_ece_t *e)
 }
 
 
+/*
+ * One wp_ece_t keeps its P-256 objects between calls: a failed call must
+ * leave nothing behind (no scalar, no peer, nothing on OpenSSL's error
+ * queue) and the next call must work.
+ */
+static void
+test_context_reuse(wp_ece_t *e)
+{
+    int       rc, i, distinct;
+    size_t    n, bodylen;
+    uint8_t   ua_pub[65], ua_priv[32], auth[16], as_priv[32], salt[16];
+    uint8_t   bad[65], body[256], out[64], keys[8][65];
+    wp_err_t  err;
+
+    unb64(V_UA_PUBLIC, ua_pub, sizeof(ua_pub));
+    unb64(V_UA_PRIVATE, ua_priv, sizeof(ua_priv));
+    unb64(V_AS_PRIVATE, as_priv, sizeof(as_priv));
+    unb64(V_SALT, salt, sizeof(salt));
+    unb64(V_AUTH, auth, sizeof(auth));
+
+    /* Rejected keys are the caller's error: OpenSSL's queue stays empty. */
+    ERR_clear_error();
+    memcpy(bad, ua_pub, 65);
+    bad[64] ^= 1;
+    rc = wp_ece_encrypt(e, bad, auth, (const uint8_t *) "x", 1, 0, body,
+                        sizeof(body), &n, &err);
+    is_str(code(rc, &err), WP_E_BAD_KEY, "reuse: off-curve p256dh refused");
+    memset(bad + 1, 0xff, 64);
+    rc = wp_ece_encrypt(e, bad, auth, (const uint8_t *) "x", 1, 0, body,
+                        sizeof(body), &n, &err);
+    is_str(code(rc, &err), WP_E_BAD_KEY, "reuse: coordinates >= p refused");
+    ok(ERR_peek_error() == 0, "reuse: no OpenSSL error left queued");
+
+    /* The next message on the same context is whole and decrypts. */
+    rc = wp_ece_encrypt(e, ua_pub, auth, (const uint8_t *) "hello", 5, 3,
+                        body, sizeof(body), &bodylen, &err);
+    is_int(rc, 0, "reuse: encrypt after a refused key");
+    rc = wp_ece_decrypt(e, ua_priv, ua_pub, auth, body, bodylen, out,
+                        sizeof(out), &n, &err);
+    ok(rc == 0 && n == 5 && memcmp(out, "hello", 5) == 0,
+       "reuse: ... and it decrypts");
+
+    /* A bad scalar, then the RFC vector again, byte for byte. */
+    memset(bad, 0xff, 32);
+    rc = wp_ece_encrypt_with(e, ua_pub, auth, bad, salt,
+                             (const uint8_t *) "x", 1, 0, body, sizeof(body),
+                             &n, &err);
+    is_str(code(rc, &err), WP_E_BAD_KEY, "reuse: scalar >= n refused");
+    rc = wp_ece_decrypt(e, ua_priv, ua_pub, auth, body, 20, out, sizeof(out),
+                        &n, &err);
+    is_str(code(rc, &err), WP_E_DECRYPT, "reuse: short body refused");
+    {
+        uint8_t  pt[64], want[256];
+        size_t   ptlen;
+
+        ptlen = unb64(V_PLAINTEXT, pt, sizeof(pt));
+        unb64(V_BODY, want, sizeof(want));
+        rc = wp_ece_encrypt_with(e, ua_pub, auth, as_priv, salt, pt, ptlen,
+                                 0, body, sizeof(body), &bodylen, &err);
+        ok(rc == 0 && bodylen == 144 && memcmp(body, want, 144) == 0,
+           "reuse: Appendix A body again, byte for byte");
+    }
+
+    /* Every message its own ephemeral key, interleaved with decrypts. */
+    distinct = 1;
+    for (i = 0; i < 8; i++) {
+        rc = wp_ece_encrypt(e, ua_pub, auth, (const uint8_t *) "k", 1, 0,
+                            body, sizeof(body), &bodylen, &err);
+        if (rc != 0
+            || wp_p256_check_public(body + 21, "as", &err) != 0
+            || wp_ece_decrypt(e, ua_priv, ua_pub, auth, body, bodylen, out,
+                              sizeof(out), &n, &err) != 0)
+        {
+            distinct = 0;
+            break;
+        }
+        memcpy(keys[i], body + 21, 65);
+        if (i > 0 && memcmp(keys[i], keys[i - 1], 65) == 0) {
+            distinct = 0;
+        }
+    }
+    ok(distinct, "reuse: 8 messages, 8 valid ephemeral keys, all decrypt");
+}
+
+
 static void
 bench(wp_ece_t *e)
 {
@@ -746,6 +832,7 @@ main(void)
     test_forged(e);
     test_roundtrips(e);
     test_bad_inputs(e);
+    test_context_reuse(e);
     bench(e);
 
     wp_ece_free(e);
