@@ -258,6 +258,14 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
         goto failed;
     }
 
+    /* Encryption threads besides the I/O thread (sealer.h); 0: inline. */
+    if (wp_conf_int("WEBPUSH_CRYPTO_THREADS", 0, 0, 64, &n, err, errlen)
+        != 0)
+    {
+        goto failed;
+    }
+    conf->crypto_threads = (int) n;
+
     return 0;
 
 failed:

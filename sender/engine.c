@@ -14,6 +14,9 @@
 
 static void wp_engine_client_done(void *ctx, void *data,
     const wp_push_resp_t *resp);
+static void wp_engine_send(wp_engine_t *e, wp_engine_slot_t *slot,
+    int64_t now);
+static void wp_engine_release(wp_engine_t *e, wp_engine_slot_t *slot);
 
 struct wp_engine_slot_s {
     wp_deliver_t  *d;
@@ -21,6 +24,9 @@ struct wp_engine_slot_s {
     wp_origin_t   *o;
     int            index;
     int            native;      /* carried by client.c, not libcurl */
+    int            sealing;     /* at the sealer's workers */
+    wp_url_t       url;
+    wp_seal_t      seal;
     uint8_t        body[WP_ECE_MAX_BODY];
 };
 
@@ -68,8 +74,8 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     e->metrics = m;
     e->q = q;
 
-    e->ece = wp_ece_new(&werr);
-    if (e->ece == NULL) {
+    e->sealer = wp_sealer_new(conf->crypto_threads, &werr);
+    if (e->sealer == NULL) {
         snprintf(err, errlen, "%s", werr.message);
         return -1;
     }
@@ -162,7 +168,7 @@ wp_engine_free(wp_engine_t *e)
     free(e->slots);
     free(e->free_slots);
     wp_origins_free(&e->origins);
-    wp_ece_free(e->ece);
+    wp_sealer_free(e->sealer);
     memset(e, 0, sizeof(*e));
 }
 
@@ -215,15 +221,11 @@ static int
 wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
 {
     int                adm, resigned;
-    size_t             n, bodylen;
+    size_t             n;
     const char        *aud;
-    uint8_t            p256dh[WP_P256_PUB_LEN + 1], auth[WP_AUTH_LEN + 1];
-    int64_t            ttl;
     wp_err_t           err;
-    CURLMcode          mrc;
     wp_url_t           url;
     wp_origin_t       *o;
-    wp_push_req_t      req;
     wp_engine_slot_t  *slot;
 
     w->status = 0;
@@ -274,11 +276,14 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
         return 1;
     }
 
-    if (wp_b64url_decode(w->p256dh, strlen(w->p256dh), p256dh,
-                         sizeof(p256dh), &n, WP_B64_LENIENT, "p256dh", &err)
-        != 0 || n != WP_P256_PUB_LEN
-        || wp_b64url_decode(w->auth, strlen(w->auth), auth, sizeof(auth), &n,
-                            WP_B64_LENIENT, "auth", &err) != 0
+    slot = &e->slots[e->free_slots[e->nfree - 1]];
+
+    if (wp_b64url_decode(w->p256dh, strlen(w->p256dh), slot->seal.p256dh,
+                         sizeof(slot->seal.p256dh), &n, WP_B64_LENIENT,
+                         "p256dh", &err) != 0 || n != WP_P256_PUB_LEN
+        || wp_b64url_decode(w->auth, strlen(w->auth), slot->seal.auth,
+                            sizeof(slot->seal.auth), &n, WP_B64_LENIENT,
+                            "auth", &err) != 0
         || n != WP_AUTH_LEN)
     {
         snprintf(w->reason, sizeof(w->reason),
@@ -299,17 +304,47 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
         wp_log(e->log, WP_LOG_DEBUG, "VAPID token signed", "aud", aud, NULL);
     }
 
-    slot = &e->slots[e->free_slots[e->nfree - 1]];
+    e->nfree--;
+    slot->w = w;
+    slot->o = o;
+    slot->url = url;
+    o->inflight++;
+    w->state = 1;
 
     /* A fresh key and salt for every request, retries included. */
-    if (wp_ece_encrypt(e->ece, p256dh, auth,
-                       (const uint8_t *) w->msg->req->payload,
-                       w->msg->req->payload_len, 0, slot->body,
-                       sizeof(slot->body), &bodylen, &err) != 0)
-    {
-        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
-        wp_engine_done(w, WP_RESULT_FAIL);
-        return 1;
+    slot->seal.data = slot;
+    slot->seal.payload = (const uint8_t *) w->msg->req->payload;
+    slot->seal.payload_len = w->msg->req->payload_len;
+    slot->seal.out = slot->body;
+    slot->seal.out_cap = sizeof(slot->body);
+
+    slot->sealing = wp_sealer_seal(e->sealer, &slot->seal);
+    if (!slot->sealing) {
+        wp_engine_send(e, slot, now);
+    }
+
+    return 1;
+}
+
+
+/* The body of slot is sealed: send it. */
+static void
+wp_engine_send(wp_engine_t *e, wp_engine_slot_t *slot, int64_t now)
+{
+    int64_t         ttl;
+    wp_err_t        err;
+    CURLMcode       mrc;
+    wp_work_t      *w;
+    wp_result_t     r;
+    wp_push_req_t   req;
+
+    w = slot->w;
+    slot->sealing = 0;
+    r = WP_RESULT_FAIL;
+
+    if (slot->seal.rc != 0) {
+        snprintf(w->reason, sizeof(w->reason), "%s", slot->seal.err.message);
+        goto failed;
     }
 
     /* What is left of the TTL, so a late retry cannot outlive it. */
@@ -319,48 +354,46 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     memset(&req, 0, sizeof(req));
     req.endpoint = w->endpoint;
     req.body = slot->body;
-    req.body_len = bodylen;
+    req.body_len = slot->seal.out_len;
     req.ttl = ttl;
     req.urgency = wp_urgency_name(w->msg->req->urgency);
     req.topic = w->msg->req->topic;
-    req.authorization = o->tok.header;
+    req.authorization = slot->o->tok.header;
 
     slot->native = e->client != NULL;
 
     if (slot->native) {
-        if (wp_client_submit(e->client, &url, &req, o->http1, slot, now,
-                             &err) != 0)
+        if (wp_client_submit(e->client, &slot->url, &req, slot->o->http1,
+                             slot, now, &err) != 0)
         {
             snprintf(w->reason, sizeof(w->reason), "%s", err.message);
-            wp_engine_done(w, WP_RESULT_FAIL);
-            return 1;
+            goto failed;
         }
 
-    } else {
-        if (wp_deliver_prepare(slot->d, &req, &err) != 0) {
-            snprintf(w->reason, sizeof(w->reason), "%s", err.message);
-            wp_engine_done(w, WP_RESULT_FAIL);
-            return 1;
-        }
-
-        mrc = curl_multi_add_handle(e->multi, wp_deliver_easy(slot->d));
-        if (mrc != CURLM_OK) {
-            snprintf(w->reason, sizeof(w->reason), "libcurl: %s",
-                     curl_multi_strerror(mrc));
-            wp_engine_done(w, WP_RESULT_RETRY);
-            return 1;
-        }
-
-        e->ncurl++;
+        return;
     }
 
-    e->nfree--;
-    slot->w = w;
-    slot->o = o;
-    o->inflight++;
-    w->state = 1;
+    if (wp_deliver_prepare(slot->d, &req, &err) != 0) {
+        snprintf(w->reason, sizeof(w->reason), "%s", err.message);
+        goto failed;
+    }
 
-    return 1;
+    mrc = curl_multi_add_handle(e->multi, wp_deliver_easy(slot->d));
+    if (mrc != CURLM_OK) {
+        snprintf(w->reason, sizeof(w->reason), "libcurl: %s",
+                 curl_multi_strerror(mrc));
+        r = WP_RESULT_RETRY;
+        goto failed;
+    }
+
+    e->ncurl++;
+
+    return;
+
+failed:
+
+    wp_engine_release(e, slot);
+    wp_engine_done(w, r);
 }
 
 
@@ -523,6 +556,10 @@ wp_engine_abort(wp_engine_t *e)
 {
     int  i;
 
+    /* bodies at the workers come back first: their slots are reused */
+    wp_sealer_drain(e->sealer);
+    (void) wp_sealer_done(e->sealer);
+
     if (e->client != NULL) {
         wp_client_reset(e->client);
     }
@@ -532,11 +569,12 @@ wp_engine_abort(wp_engine_t *e)
             continue;
         }
 
-        if (!e->slots[i].native) {
+        if (!e->slots[i].native && !e->slots[i].sealing) {
             curl_multi_remove_handle(e->multi,
                                      wp_deliver_easy(e->slots[i].d));
             e->ncurl--;
         }
+        e->slots[i].sealing = 0;
         snprintf(e->slots[i].w->reason, sizeof(e->slots[i].w->reason),
                  "cut off at shutdown");
         wp_engine_done(e->slots[i].w, WP_RESULT_ABORTED);
@@ -545,11 +583,24 @@ wp_engine_abort(wp_engine_t *e)
 }
 
 
+/* Send what the workers sealed. */
+static void
+wp_engine_sealed(wp_engine_t *e, int64_t now)
+{
+    wp_seal_t  *j, *next;
+
+    for (j = wp_sealer_done(e->sealer); j != NULL; j = next) {
+        next = j->next;
+        wp_engine_send(e, j->data, now);
+    }
+}
+
+
 int
 wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
     const volatile sig_atomic_t *stop)
 {
-    int       i, running, msgs, nfds;
+    int       i, running, msgs, nfds, nall;
     int64_t   now, deadline, wake;
     CURLMsg  *m;
 
@@ -581,6 +632,11 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
             if (w[i].state == 0) {
                 (void) wp_engine_start(e, &w[i], now);
             }
+        }
+
+        if (wp_sealer_threads(e->sealer) > 0) {
+            wp_sealer_kick(e->sealer);
+            wp_engine_sealed(e, now);
         }
 
         while (e->first < n && w[e->first].state != 0) {
@@ -623,11 +679,18 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
         }
 
         wake = now + WP_ENGINE_POLL_MS;
-        nfds = e->client != NULL ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS,
-                                         &wake)
-                             : 0;
+        nfds = e->client != NULL
+               ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 1, &wake)
+               : 0;
+        nall = nfds;
+        if (wp_sealer_busy(e->sealer) > 0) {
+            e->fds[nall].fd = wp_sealer_fd(e->sealer);
+            e->fds[nall].events = CURL_WAIT_POLLIN;
+            e->fds[nall].revents = 0;
+            nall++;
+        }
         wake -= now;
-        curl_multi_poll(e->multi, e->fds, nfds,
+        curl_multi_poll(e->multi, e->fds, nall,
                         wake < 0 ? 0 : wake > WP_ENGINE_POLL_MS
                                        ? WP_ENGINE_POLL_MS : (int) wake,
                         NULL);

@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "origin.h"
 #include "queue.h"
+#include "sealer.h"
 #include "sendreq.h"
 
 /* The message all items of a job share. */
@@ -86,7 +87,7 @@ typedef struct {
     int                     *free_slots;
     int                      nfree;
     wp_origins_t             origins;
-    wp_ece_t                *ece;
+    wp_sealer_t             *sealer;     /* encryption, maybe threaded */
     const wp_sender_conf_t  *conf;
     wp_log_t                *log;
     wp_metrics_t            *metrics;

@@ -1,0 +1,73 @@
+/*
+ * Encryption off the I/O thread: a small pool of worker threads, each
+ * with its own wp_ece_t, that seal message bodies (RFC 8291) handed over
+ * by the engine and give them back through a queue and an eventfd the
+ * engine polls with its sockets.
+ *
+ * Why: per message the encryption (two P-256 multiplications) is about
+ * three quarters of the sender's CPU; one thread caps one broadcast at
+ * one core.  With workers the I/O thread only frames and moves bytes,
+ * and a broadcast uses as many cores as there are workers.
+ *
+ * threads = 0: no pool; wp_sealer_seal() encrypts in the caller.
+ */
+
+#ifndef WP_SEALER_H
+#define WP_SEALER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ece.h"
+#include "wp_err.h"
+
+typedef struct wp_seal_s  wp_seal_t;
+
+/* One body to seal.  The caller owns it until it comes back done. */
+struct wp_seal_s {
+    wp_seal_t       *next;
+    void            *data;                  /* the caller's */
+    uint8_t          p256dh[WP_P256_PUB_LEN];
+    uint8_t          auth[WP_AUTH_LEN];
+    const uint8_t   *payload;
+    size_t           payload_len;
+    uint8_t         *out;
+    size_t           out_cap;
+    /* results */
+    size_t           out_len;
+    int              rc;                    /* 0, or -1 with err */
+    wp_err_t         err;
+};
+
+typedef struct wp_sealer_s  wp_sealer_t;
+
+wp_sealer_t *wp_sealer_new(int threads, wp_err_t *err);
+
+/* Stops and joins the workers (after their current body); NULL is fine. */
+void wp_sealer_free(wp_sealer_t *sl);
+
+int wp_sealer_threads(const wp_sealer_t *sl);
+
+/*
+ * Seal j: gathered for the workers (returns 1: call wp_sealer_kick(),
+ * and it comes back from wp_sealer_done()), or, without workers, sealed
+ * now (returns 0: the results are in j).
+ */
+int wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j);
+
+/* Hand what wp_sealer_seal() gathered to the workers (one lock). */
+void wp_sealer_kick(wp_sealer_t *sl);
+
+/* Readable when sealed bodies wait (-1 without workers). */
+int wp_sealer_fd(const wp_sealer_t *sl);
+
+/* The sealed bodies waiting, oldest first (NULL none); clears the fd. */
+wp_seal_t *wp_sealer_done(wp_sealer_t *sl);
+
+/* Bodies handed over and not yet taken back with wp_sealer_done. */
+int wp_sealer_busy(const wp_sealer_t *sl);
+
+/* Wait until every handed-over body is sealed (shutdown). */
+void wp_sealer_drain(wp_sealer_t *sl);
+
+#endif /* WP_SEALER_H */
