@@ -440,7 +440,13 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
 
     w->status = resp->status;
     w->retry_after_s = resp->retry_after;
-    wp_engine_reason(resp, w->reason, sizeof(w->reason));
+
+    /* only failures are reported with their reason */
+    if (resp->status >= 200 && resp->status <= 299) {
+        w->reason[0] = '\0';
+    } else {
+        wp_engine_reason(resp, w->reason, sizeof(w->reason));
+    }
 
     oc = wp_deliver_classify(resp);
 

@@ -223,6 +223,9 @@ wp_h2_setup(wp_client_t *cl, wp_err_t *err)
      */
     nghttp2_option_set_peer_max_concurrent_streams(cl->nopt, 1);
 
+    /* closed streams are only kept for priorities, which we never send */
+    nghttp2_option_set_no_closed_streams(cl->nopt, 1);
+
     return 0;
 }
 
