@@ -305,15 +305,62 @@ wp_http1_line(wp_http1_resp_t *r, const char **p, const char *end,
 }
 
 
+/* A whole line of the chunked framing is in r->head: act on it. */
+static int
+wp_http1_chunk_line(wp_http1_resp_t *r, wp_err_t *err)
+{
+    char     *e;
+    int64_t   size;
+
+    switch (r->state) {
+
+    case WP_H1_CHUNK_SIZE:
+        /* hex digits only: strtoll() would skip a "0x" */
+        if (!isxdigit((unsigned char) r->head[0])
+            || r->head[1] == 'x' || r->head[1] == 'X')
+        {
+            return wp_err_set(err, WP_E_BAD_VALUE, "response",
+                              "bad chunk size line");
+        }
+        size = strtoll(r->head, &e, 16);
+        if (size < 0 || e - r->head > 12
+            || (*e != '\0' && *e != ';' && *e != ' ' && *e != '\t'))
+        {
+            return wp_err_set(err, WP_E_BAD_VALUE, "response",
+                              "bad chunk size line");
+        }
+        r->left = size;
+        r->state = size > 0 ? WP_H1_CHUNK_DATA : WP_H1_TRAILER;
+        break;
+
+    case WP_H1_CHUNK_END:
+        if (r->head_len != 0) {
+            return wp_err_set(err, WP_E_BAD_VALUE, "response",
+                              "chunk data longer than its size");
+        }
+        r->state = WP_H1_CHUNK_SIZE;
+        break;
+
+    default:                        /* WP_H1_TRAILER: up to an empty line */
+        if (r->head_len == 0) {
+            r->state = WP_H1_DONE;
+        }
+        break;
+    }
+
+    r->head_len = 0;
+
+    return 0;
+}
+
+
 long
 wp_http1_feed(wp_http1_resp_t *r, const char *data, size_t len,
     wp_err_t *err)
 {
     int          rc;
-    char        *e;
     size_t       n;
     const char  *p, *end;
-    int64_t      size;
 
     p = data;
     end = data + len;
@@ -347,43 +394,6 @@ wp_http1_feed(wp_http1_resp_t *r, const char *data, size_t len,
             break;
 
         case WP_H1_BODY:
-            n = (size_t) (end - p) < (uint64_t) r->left
-                ? (size_t) (end - p) : (size_t) r->left;
-            wp_http1_body(r, p, n);
-            p += n;
-            r->left -= n;
-            if (r->left == 0) {
-                r->state = WP_H1_DONE;
-            }
-            break;
-
-        case WP_H1_CHUNK_SIZE:
-            rc = wp_http1_line(r, &p, end, err);
-            if (rc <= 0) {
-                if (rc < 0) {
-                    return -1;
-                }
-                break;
-            }
-            /* hex digits only: strtoll() would skip a "0x" */
-            if (!isxdigit((unsigned char) r->head[0])
-                || r->head[1] == 'x' || r->head[1] == 'X')
-            {
-                return wp_err_set(err, WP_E_BAD_VALUE, "response",
-                                  "bad chunk size line");
-            }
-            size = strtoll(r->head, &e, 16);
-            if (size < 0 || e - r->head > 12
-                || (*e != '\0' && *e != ';' && *e != ' ' && *e != '\t'))
-            {
-                return wp_err_set(err, WP_E_BAD_VALUE, "response",
-                                  "bad chunk size line");
-            }
-            r->head_len = 0;
-            r->left = size;
-            r->state = size > 0 ? WP_H1_CHUNK_DATA : WP_H1_TRAILER;
-            break;
-
         case WP_H1_CHUNK_DATA:
             n = (size_t) (end - p) < (uint64_t) r->left
                 ? (size_t) (end - p) : (size_t) r->left;
@@ -391,37 +401,18 @@ wp_http1_feed(wp_http1_resp_t *r, const char *data, size_t len,
             p += n;
             r->left -= n;
             if (r->left == 0) {
-                r->state = WP_H1_CHUNK_END;
+                r->state = r->state == WP_H1_BODY ? WP_H1_DONE
+                                                  : WP_H1_CHUNK_END;
             }
             break;
 
+        case WP_H1_CHUNK_SIZE:
         case WP_H1_CHUNK_END:
-            rc = wp_http1_line(r, &p, end, err);
-            if (rc <= 0) {
-                if (rc < 0) {
-                    return -1;
-                }
-                break;
-            }
-            if (r->head_len != 0) {
-                return wp_err_set(err, WP_E_BAD_VALUE, "response",
-                                  "chunk data longer than its size");
-            }
-            r->state = WP_H1_CHUNK_SIZE;
-            break;
-
         case WP_H1_TRAILER:
             rc = wp_http1_line(r, &p, end, err);
-            if (rc <= 0) {
-                if (rc < 0) {
-                    return -1;
-                }
-                break;
+            if (rc < 0 || (rc == 1 && wp_http1_chunk_line(r, err) != 0)) {
+                return -1;
             }
-            if (r->head_len == 0) {
-                r->state = WP_H1_DONE;
-            }
-            r->head_len = 0;
             break;
 
         case WP_H1_UNTIL_CLOSE:

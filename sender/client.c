@@ -35,16 +35,7 @@ wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
         return NULL;
     }
 
-    cl->opts = *opts;
-    if (cl->opts.connect_timeout_ms <= 0) {
-        cl->opts.connect_timeout_ms = WP_DELIVER_CONNECT_TIMEOUT_MS;
-    }
-    if (cl->opts.timeout_ms <= 0) {
-        cl->opts.timeout_ms = WP_DELIVER_TIMEOUT_MS;
-    }
-    if (cl->opts.user_agent == NULL) {
-        cl->opts.user_agent = "ngx_webpush";
-    }
+    wp_deliver_opts_defaults(&cl->opts, opts);
     cl->done = done;
     cl->done_ctx = ctx;
     cl->next_deadline_ms = INT64_MAX;

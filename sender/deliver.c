@@ -39,6 +39,29 @@ static int wp_deliver_header_value(const char *block, size_t len,
     const char *name, char *out, size_t cap);
 
 
+void
+wp_deliver_opts_defaults(wp_deliver_opts_t *out, const wp_deliver_opts_t *in)
+{
+    if (in != NULL) {
+        *out = *in;
+    } else {
+        memset(out, 0, sizeof(wp_deliver_opts_t));
+    }
+
+    if (out->connect_timeout_ms <= 0) {
+        out->connect_timeout_ms = WP_DELIVER_CONNECT_TIMEOUT_MS;
+    }
+
+    if (out->timeout_ms <= 0) {
+        out->timeout_ms = WP_DELIVER_TIMEOUT_MS;
+    }
+
+    if (out->user_agent == NULL) {
+        out->user_agent = "ngx_webpush";
+    }
+}
+
+
 wp_deliver_t *
 wp_deliver_new(const wp_deliver_opts_t *opts, wp_err_t *err)
 {
@@ -52,21 +75,7 @@ wp_deliver_new(const wp_deliver_opts_t *opts, wp_err_t *err)
         return NULL;
     }
 
-    if (opts != NULL) {
-        d->opts = *opts;
-    }
-
-    if (d->opts.connect_timeout_ms <= 0) {
-        d->opts.connect_timeout_ms = WP_DELIVER_CONNECT_TIMEOUT_MS;
-    }
-
-    if (d->opts.timeout_ms <= 0) {
-        d->opts.timeout_ms = WP_DELIVER_TIMEOUT_MS;
-    }
-
-    if (d->opts.user_agent == NULL) {
-        d->opts.user_agent = "ngx_webpush";
-    }
+    wp_deliver_opts_defaults(&d->opts, opts);
 
     h = curl_easy_init();
     if (h == NULL) {

@@ -92,6 +92,10 @@ typedef enum {
     WP_OUTCOME_RETRY          /* 429, 5xx, 406 (WNS), 408, network errors */
 } wp_outcome_t;
 
+/* *out = *in (NULL: all zero) with the defaults filled in. */
+void wp_deliver_opts_defaults(wp_deliver_opts_t *out,
+    const wp_deliver_opts_t *in);
+
 typedef struct wp_deliver_s  wp_deliver_t;
 
 /* A new slot; opts is copied (ca_file/user_agent must outlive it). */
