@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +40,14 @@ wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
     cl->done = done;
     cl->done_ctx = ctx;
     cl->next_deadline_ms = INT64_MAX;
+
+    cl->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (cl->epfd < 0) {
+        wp_err_set(err, WP_E_INTERNAL, "", "epoll_create1: %s",
+                   strerror(errno));
+        free(cl);
+        return NULL;
+    }
 
     cl->ctx = SSL_CTX_new(TLS_client_method());
     ok = cl->ctx != NULL
@@ -134,6 +143,7 @@ wp_client_free(wp_client_t *cl)
 
     wp_h2_cleanup(cl);
     SSL_CTX_free(cl->ctx);
+    close(cl->epfd);
     free(cl);
 }
 
@@ -287,6 +297,7 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
 
     c->cl = cl;
     c->fd = -1;
+    c->watched_fd = -1;
     snprintf(c->origin, sizeof(c->origin), "%s", url->origin);
     c->connect_deadline_ms = now + cl->opts.connect_timeout_ms;
 
@@ -786,63 +797,91 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
 }
 
 
+/* Keep c's epoll registration in line with what it waits for. */
+static void
+wp_conn_watch(wp_conn_t *c)
+{
+    uint32_t            want;
+    struct epoll_event  ev;
+
+    if (c->fd < 0) {
+        return;
+    }
+
+    want = c->state == WP_CONN_CONNECTING ? EPOLLOUT
+           : EPOLLIN | (c->want_write ? EPOLLOUT : 0);
+
+    if (c->watched_fd == c->fd && c->watched == want) {
+        return;
+    }
+
+    ev.events = want;
+    ev.data.ptr = c;
+
+    /* a new fd (first connect, or the next address) is added; closing the
+     * old one took it out of the set */
+    if (epoll_ctl(c->cl->epfd, c->watched_fd == c->fd ? EPOLL_CTL_MOD
+                                                      : EPOLL_CTL_ADD,
+                  c->fd, &ev) == 0)
+    {
+        c->watched_fd = c->fd;
+        c->watched = want;
+    } else {
+        c->readable = 1;        /* unwatched: try it every round */
+    }
+}
+
+
 int
 wp_client_fds(wp_client_t *cl, struct curl_waitfd *fds, int cap,
     int64_t *deadline)
 {
-    int         n;
     wp_conn_t  *c;
-
-    n = 0;
-    if (cap > WP_CLIENT_MAX_POLL) {
-        cap = WP_CLIENT_MAX_POLL;
-    }
 
     for (c = cl->conns; c != NULL; c = c->next) {
         if (c->state < WP_CONN_OPEN && c->connect_deadline_ms < *deadline) {
             *deadline = c->connect_deadline_ms;
         }
-
-        if (c->fd < 0) {
-            continue;
-        }
-
-        if (n == cap) {
-            c->readable = 1;        /* not watched: try it every round */
-            continue;
-        }
-
-        cl->polled[n] = c;
-        fds[n].fd = c->fd;
-        fds[n].events = c->state == WP_CONN_CONNECTING ? CURL_WAIT_POLLOUT
-                        : CURL_WAIT_POLLIN
-                          | (c->want_write ? CURL_WAIT_POLLOUT : 0);
-        fds[n].revents = 0;
-        n++;
+        wp_conn_watch(c);
     }
 
     if (cl->pending > 0 && cl->next_deadline_ms < *deadline) {
         *deadline = cl->next_deadline_ms;
     }
 
-    cl->npolled = n;
+    if (cl->conns == NULL || cap < 1) {
+        return 0;
+    }
 
-    return n;
+    /* one descriptor for all connections: the epoll set is readable when
+     * any of them is ready (poll()ing 100 HTTP/1.1 sockets cost more) */
+    fds[0].fd = cl->epfd;
+    fds[0].events = CURL_WAIT_POLLIN;
+    fds[0].revents = 0;
+
+    return 1;
 }
 
 
 void
 wp_client_ready(wp_client_t *cl, const struct curl_waitfd *fds, int n)
 {
-    int  i;
+    int                 i, k;
+    wp_conn_t          *c;
+    struct epoll_event  evs[256];
 
-    for (i = 0; i < n && i < cl->npolled; i++) {
-        if (fds[i].revents & (CURL_WAIT_POLLIN | CURL_WAIT_POLLPRI)) {
-            cl->polled[i]->readable = 1;
-        }
+    if (n < 1 || !(fds[0].revents & CURL_WAIT_POLLIN)) {
+        return;
     }
 
-    cl->npolled = 0;
+    k = epoll_wait(cl->epfd, evs, 256, 0);
+
+    for (i = 0; i < k; i++) {
+        c = evs[i].data.ptr;
+        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            c->readable = 1;
+        }
+    }
 }
 
 

@@ -79,8 +79,9 @@ int wp_client_submit(wp_client_t *cl, const wp_url_t *url,
     wp_err_t *err);
 
 /*
- * The sockets to wait on (at most cap), and in *deadline_ms the earliest
- * timeout (left alone when later).  Returns how many were filled.
+ * What to wait on (at most cap entries; one: an epoll set holding every
+ * connection), and in *deadline_ms the earliest timeout (left alone when
+ * later).  Returns how many entries were filled.
  */
 int wp_client_fds(wp_client_t *cl, struct curl_waitfd *fds, int cap,
     int64_t *deadline_ms);

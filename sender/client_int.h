@@ -18,7 +18,6 @@
 
 #define WP_CLIENT_OUT_BATCH  65536      /* plaintext gathered per write */
 #define WP_CLIENT_READ_BUF   32768
-#define WP_CLIENT_MAX_POLL   1024
 
 typedef enum {
     WP_CONN_CONNECTING = 0,     /* TCP connect in progress */
@@ -63,7 +62,9 @@ struct wp_conn_s {
     wp_conn_state_t   state;
     int64_t           connect_deadline_ms;
     int               want_write;       /* a write waits for POLLOUT */
-    int               readable;         /* poll said so: worth a read */
+    int               readable;         /* epoll said so: worth a read */
+    int               watched_fd;       /* fd in the epoll set, -1 none */
+    uint32_t          watched;          /* its events there */
     int               dead;             /* close after this round */
     int               requests;         /* requests carried so far */
     int               nstreams;
@@ -87,8 +88,7 @@ struct wp_client_s {
     int                         ndone;      /* done calls this round */
     int64_t                     next_deadline_ms;
     int64_t                     now_ms;
-    wp_conn_t                  *polled[WP_CLIENT_MAX_POLL];
-    int                         npolled;    /* by the last wp_client_fds */
+    int                         epfd;       /* every connection's fd */
     uint8_t                     rbuf[WP_CLIENT_READ_BUF];
 };
 

@@ -72,7 +72,7 @@ typedef struct {
 
 typedef struct wp_engine_slot_s  wp_engine_slot_t;
 
-#define WP_ENGINE_MAX_FDS  256      /* client sockets polled at once */
+#define WP_ENGINE_MAX_FDS  2        /* the client's epoll set, the sealer */
 
 typedef struct {
     CURLM                   *multi;
