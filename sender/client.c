@@ -81,9 +81,51 @@ wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
 }
 
 
+/* Idle HTTP/1.1 connections, so a request finds one without a scan. */
+static void
+wp_conn_idle_add(wp_conn_t *c)
+{
+    wp_client_t  *cl;
+
+    if (c->idle) {
+        return;
+    }
+
+    cl = c->cl;
+    c->idle = 1;
+    c->idle_prev = NULL;
+    c->idle_next = cl->idle1;
+    if (cl->idle1 != NULL) {
+        cl->idle1->idle_prev = c;
+    }
+    cl->idle1 = c;
+}
+
+
+static void
+wp_conn_idle_del(wp_conn_t *c)
+{
+    if (!c->idle) {
+        return;
+    }
+
+    if (c->idle_prev != NULL) {
+        c->idle_prev->idle_next = c->idle_next;
+    } else {
+        c->cl->idle1 = c->idle_next;
+    }
+    if (c->idle_next != NULL) {
+        c->idle_next->idle_prev = c->idle_prev;
+    }
+    c->idle = 0;
+}
+
+
 static void
 wp_conn_free(wp_conn_t *c)
 {
+    wp_conn_idle_del(c);
+
     if (c->sess) {
         nghttp2_session_del(c->sess);
     }
@@ -121,6 +163,7 @@ wp_client_reset(wp_client_t *cl)
     }
 
     cl->pending = 0;
+    cl->idle1 = NULL;
     cl->next_deadline_ms = INT64_MAX;
 }
 
@@ -193,6 +236,12 @@ wp_stream_unlink(wp_stream_t *s)
     s->c = NULL;
     s->next = c->cl->free_streams;
     c->cl->free_streams = s;
+
+    if (c->http1 && c->nstreams == 0 && c->state == WP_CONN_OPEN
+        && !c->dead)
+    {
+        wp_conn_idle_add(c);
+    }
 }
 
 
@@ -513,6 +562,12 @@ wp_conn_read(wp_conn_t *c)
             {
                 return -1;
             }
+
+            /* an HTTP/1.1 answer is complete and nothing else is due:
+             * epoll says when there is more, no read() to learn it */
+            if (c->http1 && c->nstreams == 0 && !SSL_has_pending(c->ssl)) {
+                return 0;
+            }
             continue;
         }
 
@@ -568,6 +623,8 @@ wp_conn_to_http1(wp_conn_t *c)
         wp_conn_close(c, 0, 0, 0, CURLE_OUT_OF_MEMORY, "out of memory");
         return -1;
     }
+
+    wp_conn_idle_add(c);
 
     return 0;
 }
@@ -673,28 +730,66 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
 /* ---- the pool ----------------------------------------------------------- */
 
 
+/*
+ * An idle connection may have been closed by the server since the last
+ * batch (GOAWAY, EOF): when epoll said so, learn it now, before writing.
+ * Returns 0 when c is still usable.
+ */
+static int
+wp_conn_recheck(wp_conn_t *c)
+{
+    if (c->nstreams > 0 || c->state != WP_CONN_OPEN || !c->readable) {
+        return 0;
+    }
+
+    c->readable = 0;
+
+    return wp_conn_read(c);
+}
+
+
 /* A connection to url's origin that can take one more request. */
 static wp_conn_t *
 wp_conn_pick(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     wp_err_t *err)
 {
-    int         nconns, again;
+    int         nconns;
     wp_conn_t  *c, *least;
 
-    for (again = 0; again < 2; again++) {
+    if (http1) {
+        for ( ;; ) {
+            for (c = cl->idle1; c != NULL; c = c->idle_next) {
+                if (strcmp(c->origin, url->origin) == 0) {
+                    break;
+                }
+            }
+
+            if (c == NULL) {
+                return wp_conn_open(cl, url, 1, now, err);
+            }
+
+            wp_conn_idle_del(c);
+
+            if (wp_conn_recheck(c) == 0) {
+                return c;
+            }
+        }
+    }
+
+    for ( ;; ) {
         nconns = 0;
         least = NULL;
 
         for (c = cl->conns; c != NULL; c = c->next) {
-            if (c->state == WP_CONN_DRAINING || c->dead
-                || c->http1 != http1 || strcmp(c->origin, url->origin) != 0)
+            if (c->state == WP_CONN_DRAINING || c->dead || c->http1
+                || strcmp(c->origin, url->origin) != 0)
             {
                 continue;
             }
 
             nconns++;
 
-            if (http1 ? c->nstreams == 0 : wp_h2_has_room(c)) {
+            if (wp_h2_has_room(c)) {
                 break;
             }
 
@@ -704,24 +799,16 @@ wp_conn_pick(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
         }
 
         if (c == NULL) {
-            /* every connection is busy: open one more (HTTP/2: up to the
-             * cap, then queue; nghttp2 holds streams beyond the limit) */
-            return http1 || nconns < WP_CLIENT_MAX_H2_CONNS
-                   ? wp_conn_open(cl, url, http1, now, err) : least;
+            /* every connection is full: open one more, up to the cap, then
+             * queue (nghttp2 holds streams beyond the server's limit) */
+            return nconns < WP_CLIENT_MAX_H2_CONNS
+                   ? wp_conn_open(cl, url, 0, now, err) : least;
         }
 
-        /*
-         * An idle connection may have been closed by the server since the
-         * last batch (GOAWAY, EOF): learn that now, before writing to it.
-         */
-        if (c->nstreams > 0 || c->state != WP_CONN_OPEN
-            || wp_conn_read(c) == 0)
-        {
+        if (wp_conn_recheck(c) == 0) {
             return c;
         }
     }
-
-    return wp_conn_open(cl, url, http1, now, err);
 }
 
 

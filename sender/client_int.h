@@ -64,6 +64,8 @@ struct wp_conn_s {
     int               want_write;       /* a write waits for POLLOUT */
     int               readable;         /* epoll said so: worth a read */
     int               watched_fd;       /* fd in the epoll set, -1 none */
+    int               idle;             /* in cl->idle1 (HTTP/1.1) */
+    wp_conn_t        *idle_prev, *idle_next;
     uint32_t          watched;          /* its events there */
     int               dead;             /* close after this round */
     int               requests;         /* requests carried so far */
@@ -89,6 +91,7 @@ struct wp_client_s {
     int64_t                     next_deadline_ms;
     int64_t                     now_ms;
     int                         epfd;       /* every connection's fd */
+    wp_conn_t                  *idle1;      /* idle HTTP/1.1 connections */
     uint8_t                     rbuf[WP_CLIENT_READ_BUF];
 };
 
