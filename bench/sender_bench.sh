@@ -158,6 +158,9 @@ run_sender() {
         sleep 0.1
     done
     hz=$(getconf CLK_TCK)
+    rw=$(pgrep -P "$rcv_pid" | head -1)     # the receiver's worker
+    rc0=$(awk '{print $14 + $15}' "/proc/$rw/stat")
+    tsent=0
     for r in $(seq "$rounds"); do
         c0=$(awk '{print $14 + $15}' "/proc/$snd_pid/stat")
         id=bench-$(date +%s%N)
@@ -173,9 +176,11 @@ run_sender() {
         c1=$(awk '{print $14 + $15}' "/proc/$snd_pid/stat")
         sent=$(sql "SELECT \"sentCount\" FROM \"NotificationLog\" WHERE id = '$id'")
         [ "$sent" = "$want" ] || echo "  (warning: $sent of $want sent; see $work/sender.log)"
+        tsent=$((tsent + sent))
         rates+=("$(echo "$sent / (($t1 - $t0) / 1000000000)" | bc -l)")
         uss+=("$(echo "($c1 - $c0) * 1000000 / $hz / $sent" | bc -l)")
     done
+    rc1=$(awk '{print $14 + $15}' "/proc/$rw/stat")
     hwm=$(awk '/VmHWM/ {print $2}' "/proc/$snd_pid/status")
     kill "$snd_pid"
     wait "$snd_pid" || true
@@ -183,9 +188,10 @@ run_sender() {
     last_rate=$(printf '%s\n' "${rates[@]}" | median)
     last_us=$(printf '%s\n' "${uss[@]}" | median)
     last_floor=$fl
-    printf '%-34s %10.0f %12.1f %18s %8.1f MB   (floor then: %.1f us, x%.2f)\n' \
+    printf '%-34s %10.0f %12.1f %18s %8.1f MB   (floor then: %.1f us, x%.2f; receiver: %.0f us/msg)\n' \
         "$label" "$last_rate" "$last_us" "$(hist_pct)" \
-        "$(echo "$hwm / 1024" | bc -l)" "$fl" "$(echo "$last_us / $fl" | bc -l)"
+        "$(echo "$hwm / 1024" | bc -l)" "$fl" "$(echo "$last_us / $fl" | bc -l)" \
+        "$(echo "($rc1 - $rc0) * 1000000 / $hz / $tsent" | bc -l)"
 }
 
 # crypto floor
