@@ -19,7 +19,10 @@
 #   g. WEBPUSH_HTTP2_CLIENT=libcurl still speaks HTTP/2; a bad value exits
 #      78 naming the variable;
 #   h. a request timeout on HTTP/2: retried, and the other streams on the
-#      same connection are answered while the slow one waits.
+#      same connection are answered while the slow one waits;
+#   i. WEBPUSH_CRYPTO_THREADS=2 (encryption on worker threads): a broadcast
+#      exactly once, each payload decrypted; SIGTERM exits 0; a bad value
+#      exits 78.
 use strict;
 use warnings;
 use FindBin;
@@ -35,14 +38,14 @@ plan skip_all => 'python3-h2 missing'
     unless system('/usr/bin/python3', '-c', 'import h2, cryptography') == 0;
 
 my $T0 = time();
-my @prefixes = map { "{t24$_}:" } '', qw(r d h g);
+my @prefixes = map { "{t24$_}:" } '', qw(r d h g i);
 for my $p (@prefixes) {
     redis('DEL', map { "$p$_" } qw(jobs dead retry scheduled metrics
           metrics:latency senders finish));
 }
-my ($prefix, $pref0, $prefd, $prefh, $prefg) = @prefixes;
+my ($prefix, $pref0, $prefd, $prefh, $prefg, $prefi) = @prefixes;
 
-my @spec = ((map { [$_] } qw(a b c d g h)), ['e', '--max-streams', 4],
+my @spec = ((map { [$_] } qw(a b c d g h i)), ['e', '--max-streams', 4],
             ['e2', '--max-streams', 4, '--strict-streams'],
             ['f', '--http1-only']);
 my %mock;
@@ -382,6 +385,33 @@ note(sprintf('%.1f s', time() - $T0));
     ok(exists $fastconn{ $rec[0]{conn} },
        '... the fast ones went on the slow one\'s connection');
     is(delivered($port, $slowid), 1, '... delivered once');
+}
+
+note(sprintf('%.1f s', time() - $T0));
+# ---- i. encryption on worker threads -----------------------------------------
+{
+    my $port = $mock{i};
+    my $sndi = start_sender('t24i', %common, WEBPUSH_QUEUE_PREFIX => $prefi,
+                            WEBPUSH_CRYPTO_THREADS => 2);
+    my @subs = subscribe_many($port, 150);
+    add_subs(\@subs, "ui-$run");
+    my $title = "threads $run";
+    my $l = wait_log(enqueue($prefi, job_json(to => { userId => "ui-$run" },
+                                              payload => { title => $title })),
+                     30);
+    is($l && $l->{sentCount}, 150, 'i. WEBPUSH_CRYPTO_THREADS=2: 150 sent');
+    is(exactly_once($port, \@subs), 150, '... each exactly once');
+    is(scalar(grep { title_of($_) eq $title } @{ mock_messages($port) }), 150,
+       '... each decrypted by the mock to the payload sent');
+    my ($st) = stop_sender($sndi);
+    is($st, 0, '... exits 0 on SIGTERM');
+
+    my $bad = start_sender('t24ibad', %common, WEBPUSH_QUEUE_PREFIX => $prefi,
+                           WEBPUSH_CRYPTO_THREADS => 'many');
+    ($st) = stop_sender($bad, 'ZERO', 10);
+    is($st >> 8, 78, 'i. WEBPUSH_CRYPTO_THREADS=many: exit 78');
+    like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_CRYPTO_THREADS/,
+         '... with a message naming the variable');
 }
 
 # leave no enabled subscription behind for later "all" audiences
