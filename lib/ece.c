@@ -232,6 +232,8 @@ static int
 wp_ece_check_sizes(size_t ptlen, size_t padlen, size_t cap, size_t *bodylen,
     wp_err_t *err)
 {
+    *bodylen = 0;       /* set on every path: -O3 cannot see wp_err_set's -1 */
+
     if (ptlen > WP_ECE_MAX_PLAINTEXT
         || padlen > WP_ECE_MAX_PLAINTEXT - ptlen)
     {

@@ -74,7 +74,7 @@ struct wp_conn_s {
     struct addrinfo  *ai, *ai_cur;
     uint8_t          *out;              /* plaintext waiting for SSL_write */
     size_t            out_len, out_off, out_cap;
-    char              error[256];       /* resolve/connect failure */
+    char              error[512];       /* resolve/connect failure */
 };
 
 struct wp_client_s {
