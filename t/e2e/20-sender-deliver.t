@@ -11,11 +11,7 @@ use FindBin;
 use Test::More;
 BEGIN { require "$FindBin::Bin/20_sender_lib.pm"; SenderTest->import }
 
-plan skip_all => 'stack env not set (DATABASE_URL, VAPID_*)'
-    unless $ENV{DATABASE_URL} && $ENV{VAPID_PUBLIC_KEY};
-plan skip_all => 'webpush-sender not built' unless -x sender_bin();
-plan skip_all => 'python3-h2 missing'
-    unless system('/usr/bin/python3', '-c', 'import h2, cryptography') == 0;
+need_stack();
 
 my $prefix = '{t20}:';
 redis('DEL', map { "$prefix$_" } qw(jobs dead retry scheduled metrics

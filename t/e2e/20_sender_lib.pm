@@ -12,7 +12,7 @@ use JSON::PP;
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(tmpdir start_mock mock_api subscribe subscribe_many
+our @EXPORT = qw(need_stack tmpdir start_mock mock_api subscribe subscribe_many
     mock_messages msgs_by_sub add_subs psql redis enqueue job_json
     start_sender stop_sender wait_for wait_log slurp uid now_ms $JSON
     sender_bin mock_stats start_mocks);
@@ -24,6 +24,17 @@ my $build  = $ENV{WEBPUSH_BUILD} || "$top/build";
 my $tmp    = tempdir(CLEANUP => !$ENV{SENDER_TEST_KEEP});
 my (%children, %http);
 my $seq = 0;
+
+# Skip the file unless the stack, the sender and python3-h2 are there.
+sub need_stack {
+    Test::More::plan(skip_all => 'stack env not set (DATABASE_URL, VAPID_*)')
+        unless $ENV{DATABASE_URL} && $ENV{VAPID_PUBLIC_KEY};
+    Test::More::plan(skip_all => 'webpush-sender not built')
+        unless -x sender_bin();
+    Test::More::plan(skip_all => 'python3-h2 missing')
+        unless system('/usr/bin/python3', '-c', 'import h2, cryptography')
+               == 0;
+}
 
 sub tmpdir { $tmp }
 sub sender_bin { "$build/webpush-sender" }
@@ -64,24 +75,7 @@ sub certs {
 # Start a mock push service; returns its port.
 sub start_mock {
     my ($name, @extra) = @_;
-    certs();
-    my $ready = "$tmp/$name.port";
-    my $pid = fork() // die "fork: $!";
-    if ($pid == 0) {
-        open(STDOUT, '>', "$tmp/$name.log") or die;
-        open(STDERR, '>&', \*STDOUT) or die;
-        exec($python, "$top/t/mock/pushservice.py", '--port', 0, '--cert',
-             "$tmp/cert.pem", '--key', "$tmp/key.pem", '--ready-file',
-             $ready, @extra) or die "exec: $!";
-    }
-    $children{$pid} = 1;
-    for (1 .. 100) {
-        return (slurp($ready) =~ /^(\d+)/)[0] if -s $ready;
-        die "mock exited:\n" . slurp("$tmp/$name.log")
-            if waitpid($pid, WNOHANG) == $pid;
-        sleep 0.1;
-    }
-    die "mock did not start";
+    return (start_mocks([$name, @extra]))[0];
 }
 
 # Start several mock push services at once (their start-up overlaps):
