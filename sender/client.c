@@ -233,6 +233,7 @@ wp_stream_unlink(wp_stream_t *s)
     }
 
     c->nstreams--;
+    c->used_ms = c->cl->now_ms;
     s->c = NULL;
     s->next = c->cl->free_streams;
     c->cl->free_streams = s;
@@ -349,6 +350,7 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     c->watched_fd = -1;
     snprintf(c->origin, sizeof(c->origin), "%s", url->origin);
     c->connect_deadline_ms = now + cl->opts.connect_timeout_ms;
+    c->used_ms = now;
 
     /* "[v6]" is bracketed in URLs, not for the resolver or the verifier */
     hl = strlen(url->host);
@@ -736,9 +738,23 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
  * Returns 0 when c is still usable.
  */
 static int
-wp_conn_recheck(wp_conn_t *c)
+wp_conn_recheck(wp_conn_t *c, int64_t now)
 {
-    if (c->nstreams > 0 || c->state != WP_CONN_OPEN || !c->readable) {
+    if (c->nstreams > 0 || c->state != WP_CONN_OPEN) {
+        return 0;
+    }
+
+    /*
+     * Idle for long, it may have been dropped without a word (NAT, load
+     * balancer): a fresh one costs one handshake, a dead one a retry
+     * (WEBPUSH_IDLE_TIMEOUT; the default is libcurl's maximum age).
+     */
+    if (now - c->used_ms > c->cl->opts.idle_ms) {
+        wp_conn_close(c, 0, 0, 0, CURLE_OK, "idle too long");
+        return -1;
+    }
+
+    if (!c->readable) {
         return 0;
     }
 
@@ -770,7 +786,7 @@ wp_conn_pick(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
 
             wp_conn_idle_del(c);
 
-            if (wp_conn_recheck(c) == 0) {
+            if (wp_conn_recheck(c, now) == 0) {
                 return c;
             }
         }
@@ -805,7 +821,7 @@ wp_conn_pick(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
                    ? wp_conn_open(cl, url, 0, now, err) : least;
         }
 
-        if (wp_conn_recheck(c) == 0) {
+        if (wp_conn_recheck(c, now) == 0) {
             return c;
         }
     }
@@ -825,6 +841,8 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
                           "push request without authorization or a valid"
                           " ttl");
     }
+
+    cl->now_ms = now_ms;
 
     c = wp_conn_pick(cl, url, http1, now_ms, err);
     if (c == NULL) {
@@ -875,6 +893,7 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
     }
 
     c->requests++;
+    c->used_ms = now_ms;
     cl->pending++;
     if (s->deadline_ms < cl->next_deadline_ms) {
         cl->next_deadline_ms = s->deadline_ms;

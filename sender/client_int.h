@@ -69,6 +69,7 @@ struct wp_conn_s {
     uint32_t          watched;          /* its events there */
     int               dead;             /* close after this round */
     int               requests;         /* requests carried so far */
+    int64_t           used_ms;          /* last request started or ended */
     int               nstreams;
     wp_stream_t      *streams;
     struct addrinfo  *ai, *ai_cur;

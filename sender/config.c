@@ -240,6 +240,8 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
                        &conf->connect_timeout_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_REQUEST_TIMEOUT", 30000, 100, 600000,
                        &conf->request_timeout_ms, err, errlen) != 0
+        || wp_conf_int("WEBPUSH_IDLE_TIMEOUT", 118000, 1000, 3600000,
+                       &conf->idle_timeout_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_CLAIM_IDLE", 60000, 1000, 86400000,
                        &conf->claim_idle_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_PAGE_SIZE", 500, 1, 10000, &n, err, errlen)

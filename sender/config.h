@@ -50,6 +50,7 @@ typedef struct {
 
     int64_t                connect_timeout_ms; /* WEBPUSH_CONNECT_TIMEOUT */
     int64_t                request_timeout_ms; /* WEBPUSH_REQUEST_TIMEOUT */
+    int64_t                idle_timeout_ms;    /* WEBPUSH_IDLE_TIMEOUT */
     int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */
     int                    page_size;          /* WEBPUSH_PAGE_SIZE */
     int64_t                stop_timeout_ms;    /* WEBPUSH_STOP_TIMEOUT */

@@ -56,6 +56,10 @@ wp_deliver_opts_defaults(wp_deliver_opts_t *out, const wp_deliver_opts_t *in)
         out->timeout_ms = WP_DELIVER_TIMEOUT_MS;
     }
 
+    if (out->idle_ms <= 0) {
+        out->idle_ms = WP_DELIVER_IDLE_MS;
+    }
+
     if (out->user_agent == NULL) {
         out->user_agent = "ngx_webpush";
     }

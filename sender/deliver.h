@@ -38,6 +38,7 @@
 
 #define WP_DELIVER_CONNECT_TIMEOUT_MS  5000
 #define WP_DELIVER_TIMEOUT_MS          30000
+#define WP_DELIVER_IDLE_MS             118000  /* as libcurl's max age */
 #define WP_DELIVER_MAX_BODY            4096   /* response body kept */
 #define WP_DELIVER_MAX_HEADERS         8192   /* response header bytes kept */
 
@@ -45,6 +46,8 @@ typedef struct {
     const char  *ca_file;            /* PEM CA bundle; NULL: system store */
     long         connect_timeout_ms; /* 0: WP_DELIVER_CONNECT_TIMEOUT_MS */
     long         timeout_ms;         /* 0: WP_DELIVER_TIMEOUT_MS */
+    long         idle_ms;            /* client.h: keep idle connections
+                                        this long; 0: WP_DELIVER_IDLE_MS */
     int          http1_only;         /* do not offer h2 (tests, benches) */
     const char  *user_agent;         /* NULL: "ngx_webpush" */
 } wp_deliver_opts_t;

@@ -115,6 +115,7 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     opts.ca_file = conf->ca_file;
     opts.connect_timeout_ms = (long) conf->connect_timeout_ms;
     opts.timeout_ms = (long) conf->request_timeout_ms;
+    opts.idle_ms = (long) conf->idle_timeout_ms;
 
     if (!conf->http2_libcurl) {
         e->client = wp_client_new(&opts, wp_engine_client_done, e, &werr);

@@ -22,7 +22,8 @@
 #      same connection are answered while the slow one waits;
 #   i. WEBPUSH_CRYPTO_THREADS=2 (encryption on worker threads): a broadcast
 #      exactly once, each payload decrypted; SIGTERM exits 0; a bad value
-#      exits 78.
+#      exits 78; WEBPUSH_IDLE_TIMEOUT: a connection idle longer is not
+#      reused, one idle less long is.
 use strict;
 use warnings;
 use FindBin;
@@ -388,7 +389,8 @@ note(sprintf('%.1f s', time() - $T0));
 {
     my $port = $mock{i};
     my $sndi = start_sender('t24i', %common, WEBPUSH_QUEUE_PREFIX => $prefi,
-                            WEBPUSH_CRYPTO_THREADS => 2);
+                            WEBPUSH_CRYPTO_THREADS => 2,
+                            WEBPUSH_IDLE_TIMEOUT => 1500);
     my @subs = subscribe_many($port, 150);
     add_subs(\@subs, "ui-$run");
     my $title = "threads $run";
@@ -399,6 +401,19 @@ note(sprintf('%.1f s', time() - $T0));
     is(exactly_once($port, \@subs), 150, '... each exactly once');
     is(scalar(grep { title_of($_) eq $title } @{ mock_messages($port) }), 150,
        '... each decrypted by the mock to the payload sent');
+
+    # idle connections: reused within WEBPUSH_IDLE_TIMEOUT, not after
+    my ($one) = subscribe_many($port, 1);
+    add_subs([$one], "ui1-$run");
+    my $conns = sub { mock_stats($port)->{connections_by_protocol}{h2} };
+    my $c0 = $conns->();
+    for my $pause (0.2, 2.5) {
+        sleep $pause;
+        wait_log(enqueue($prefi, job_json(to => { userId => "ui1-$run" })),
+                 10);
+    }
+    is($conns->() - $c0, 1, 'i. WEBPUSH_IDLE_TIMEOUT 1.5 s: reused after'
+                            . ' 0.2 s idle, a new connection after 2.5 s');
     my ($st) = stop_sender($sndi);
     is($st, 0, '... exits 0 on SIGTERM');
 
