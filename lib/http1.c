@@ -24,7 +24,18 @@ enum {
 void
 wp_http1_init(wp_http1_resp_t *r, char *body, size_t body_cap)
 {
-    memset(r, 0, offsetof(wp_http1_resp_t, head));
+    /* field by field: a memset would clear 1 KB of location per answer */
+    r->status = 0;
+    r->done = 0;
+    r->keep_alive = 0;
+    r->retry_after[0] = '\0';
+    r->location[0] = '\0';
+    r->body_len = 0;
+    r->body_truncated = 0;
+    r->state = WP_H1_HEAD;
+    r->until_close = 0;
+    r->left = 0;
+    r->head_len = 0;
     r->body = body;
     r->body_cap = body_cap;
     if (body != NULL && body_cap > 0) {
@@ -360,7 +371,7 @@ wp_http1_feed(wp_http1_resp_t *r, const char *data, size_t len,
 {
     int          rc;
     size_t       n;
-    const char  *p, *end;
+    const char  *p, *end, *nl;
 
     p = data;
     end = data + len;
@@ -370,14 +381,22 @@ wp_http1_feed(wp_http1_resp_t *r, const char *data, size_t len,
         switch (r->state) {
 
         case WP_H1_HEAD:
+            /* a line at a time: the block can only end at a '\n' */
             while (p < end) {
-                if (r->head_len >= WP_HTTP1_MAX_HEAD - 1) {
+                nl = memchr(p, '\n', end - p);
+                n = nl != NULL ? (size_t) (nl - p) + 1 : (size_t) (end - p);
+
+                if (r->head_len + n > WP_HTTP1_MAX_HEAD - 1) {
                     return wp_err_set(err, WP_E_BAD_VALUE, "response",
                                       "response header over %d bytes",
                                       WP_HTTP1_MAX_HEAD);
                 }
-                r->head[r->head_len++] = *p++;
-                if (wp_http1_head_end(r)) {
+
+                memcpy(r->head + r->head_len, p, n);
+                r->head_len += n;
+                p += n;
+
+                if (nl != NULL && wp_http1_head_end(r)) {
                     break;
                 }
             }
