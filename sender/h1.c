@@ -28,13 +28,32 @@ wp_h1_conn_init(wp_conn_t *c, wp_err_t *err)
 }
 
 
+/* Append n bytes at *p if they fit before end. */
+static int
+wp_h1_put(char **p, const char *end, const char *s, size_t n)
+{
+    if (n > (size_t) (end - *p)) {
+        return -1;
+    }
+
+    memcpy(*p, s, n);
+    *p += n;
+
+    return 0;
+}
+
+
+#define wp_h1_lit(p, end, lit)  wp_h1_put(p, end, lit, sizeof(lit) - 1)
+#define wp_h1_str(p, end, s)    wp_h1_put(p, end, s, strlen(s))
+
+
 int
 wp_h1_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
     const wp_push_req_t *req, const char *user_agent, wp_err_t *err)
 {
-    int          n;
-    char         head[WP_H1_MAX_HEAD], topic[160], urgency[64];
-    const char  *authority, *path;
+    int          rc;
+    char         ttl[24], clen[24], *p, *end;
+    const char  *path;
     size_t       plen;
 
     if (wp_client_header_ok("authorization", req->authorization,
@@ -49,51 +68,56 @@ wp_h1_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
         return -1;
     }
 
-    authority = url->origin + sizeof("https://") - 1;
+    /* head and body in one buffer: one SSL_write, one TLS record */
+    if (wp_conn_reserve(c, WP_H1_MAX_HEAD + req->body_len) != 0) {
+        return wp_err_set(err, WP_E_NOMEM, "", "out of memory");
+    }
+
     path = url->path_len ? req->endpoint + url->path_off : "/";
     plen = url->path_len ? url->path_len : 1;
+    snprintf(ttl, sizeof(ttl), "%lld", (long long) req->ttl);
+    snprintf(clen, sizeof(clen), "%zu", req->body_len);
 
-    urgency[0] = topic[0] = '\0';
-    if (req->urgency != NULL) {
-        snprintf(urgency, sizeof(urgency), "Urgency: %s\r\n", req->urgency);
-    }
-    if (req->topic != NULL && req->topic[0] != '\0') {
-        snprintf(topic, sizeof(topic), "Topic: %s\r\n", req->topic);
-    }
+    /* built in place (snprintf with a dozen %s was a visible cost) */
+    p = (char *) c->out + c->out_len;
+    end = p + WP_H1_MAX_HEAD;
 
-    n = snprintf(head, sizeof(head),
-                 "POST %.*s HTTP/1.1\r\n"
-                 "Host: %s\r\n"
-                 "User-Agent: %s\r\n"
-                 "TTL: %lld\r\n"
-                 "%s%s"
-                 "Authorization: %s\r\n"
-                 "Content-Length: %zu\r\n"
-                 "%s"
-                 "\r\n",
-                 (int) plen, path, authority, user_agent,
-                 (long long) req->ttl, urgency, topic, req->authorization,
-                 req->body_len,
-                 req->body_len ? "Content-Type: application/octet-stream\r\n"
-                                 "Content-Encoding: aes128gcm\r\n"
-                               : "");
+    /* || is sequenced: the pieces go in in this order, or stop */
+    rc = wp_h1_lit(&p, end, "POST ")
+         || wp_h1_put(&p, end, path, plen)
+         || wp_h1_lit(&p, end, " HTTP/1.1\r\nHost: ")
+         || wp_h1_str(&p, end, url->origin + sizeof("https://") - 1)
+         || wp_h1_lit(&p, end, "\r\nUser-Agent: ")
+         || wp_h1_str(&p, end, user_agent)
+         || wp_h1_lit(&p, end, "\r\nTTL: ")
+         || wp_h1_str(&p, end, ttl)
+         || (req->urgency != NULL
+             && (wp_h1_lit(&p, end, "\r\nUrgency: ")
+                 || wp_h1_str(&p, end, req->urgency)))
+         || (req->topic != NULL && req->topic[0] != '\0'
+             && (wp_h1_lit(&p, end, "\r\nTopic: ")
+                 || wp_h1_str(&p, end, req->topic)))
+         || wp_h1_lit(&p, end, "\r\nAuthorization: ")
+         || wp_h1_str(&p, end, req->authorization)
+         || wp_h1_lit(&p, end, "\r\nContent-Length: ")
+         || wp_h1_str(&p, end, clen)
+         || (req->body_len > 0
+             && wp_h1_lit(&p, end, "\r\nContent-Type:"
+                                   " application/octet-stream"
+                                   "\r\nContent-Encoding: aes128gcm"))
+         || wp_h1_lit(&p, end, "\r\n\r\n");
 
-    if (n < 0 || (size_t) n >= sizeof(head)) {
+    if (rc != 0) {
         return wp_err_set(err, WP_E_TOO_LONG, "endpoint",
                           "request header over %d bytes", WP_H1_MAX_HEAD);
     }
 
-    /* head and body in one buffer: one SSL_write, one TLS record */
-    if (wp_conn_reserve(c, n + req->body_len) != 0) {
-        return wp_err_set(err, WP_E_NOMEM, "", "out of memory");
+    if (req->body_len > 0) {
+        memcpy(p, req->body, req->body_len);
+        p += req->body_len;
     }
 
-    memcpy(c->out + c->out_len, head, n);
-    c->out_len += n;
-    if (req->body_len > 0) {
-        memcpy(c->out + c->out_len, req->body, req->body_len);
-        c->out_len += req->body_len;
-    }
+    c->out_len = (uint8_t *) p - c->out;
 
     wp_http1_init(c->h1, s->rbody, sizeof(s->rbody));
 

@@ -77,7 +77,9 @@ my $payload = { title => "Concert moved \x{2713}", body => 'Now at 21:00' };
 
     my $j1 = enqueue($prefix, job_json(to => { userIds => ["ua-$run",
                                                          "ub-$run"] }));
-    my $j2 = enqueue($prefix, job_json(to => { topic => "topic-$run" }));
+    my $j2 = enqueue($prefix, job_json(to => { topic => "topic-$run" },
+                                       payload => $payload,
+                                       urgency => 'low', topic => 'wxyz'));
     my $l1 = wait_log($j1);
     my $l2 = wait_log($j2);
     is($l1 && $l1->{sentCount}, 3, 'userIds: 3 sent');
@@ -92,6 +94,16 @@ my $payload = { title => "Concert moved \x{2713}", body => 'Now at 21:00' };
        'topic over HTTP/1.1: each subscription exactly once');
     my $m = mock_messages($p1, $c[0][1]);
     is($m->[0]{protocol}, 'http/1.1', '... over HTTP/1.1');
+    is($m->[0]{headers}{urgency}, 'low', '... Urgency header');
+    is($m->[0]{headers}{topic}, 'wxyz', '... Topic header');
+    ok($m->[0]{headers}{ttl} > 3500 && $m->[0]{headers}{ttl} <= 3600,
+       '... TTL header is what is left of the TTL');
+    is($m->[0]{vapid}{k}, $ENV{VAPID_PUBLIC_KEY}, '... VAPID verified');
+    my $b = $m->[0]{payload_b64} // '';
+    $b =~ tr/-_/+\//;
+    require MIME::Base64;
+    is(eval { $JSON->decode(MIME::Base64::decode_base64($b))->{title} },
+       $payload->{title}, '... decrypted payload matches');
 }
 
 # ---- all: every enabled subscription --------------------------------------
