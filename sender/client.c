@@ -192,13 +192,6 @@ wp_client_free(wp_client_t *cl)
 
 
 int
-wp_client_pending(const wp_client_t *cl)
-{
-    return cl->pending;
-}
-
-
-int
 wp_client_header_ok(const char *name, const char *value, size_t len,
     wp_err_t *err)
 {

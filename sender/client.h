@@ -92,9 +92,6 @@ void wp_client_ready(wp_client_t *cl, const struct curl_waitfd *fds, int n);
 /* Do all pending I/O and timeouts; returns the number of done calls. */
 int wp_client_io(wp_client_t *cl, int64_t now_ms);
 
-/* Requests in flight (submitted, not yet done). */
-int wp_client_pending(const wp_client_t *cl);
-
 /*
  * Drop every connection and request without calling done (shutdown: the
  * engine marks its own items).

@@ -178,7 +178,7 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
         goto failed;
     }
 
-    /* Our own HTTP/2 client (h2.h), or libcurl's as a fallback. */
+    /* Our own HTTP client (client.h), or libcurl's as a fallback. */
     v = wp_conf_env("WEBPUSH_HTTP2_CLIENT");
     if (v != NULL && strcmp(v, "native") != 0 && strcmp(v, "libcurl") != 0) {
         snprintf(err, errlen, "WEBPUSH_HTTP2_CLIENT: expected native or"

@@ -82,8 +82,8 @@ typedef struct {
     int64_t      retry_after;     /* seconds from now; -1: none or bad */
     const char  *location;        /* Location header value, "" if none */
     long         elapsed_ms;
-    int          no_h2;           /* h2.h: origin speaks no HTTP/2 */
-    int          resend;          /* h2.h: provably not processed */
+    int          no_h2;           /* client.h: origin speaks no HTTP/2 */
+    int          resend;          /* client.h: provably not processed */
 } wp_push_resp_t;
 
 /* What the sender does with an answer (protocol reference, 1.1). */
