@@ -213,6 +213,51 @@ job_find_pending(cli_redis_t *r, cli_job_info_t *info)
 }
 
 
+typedef struct {
+    const char      *needle;
+    const char      *id;
+    cli_job_info_t  *info;
+} job_progress_scan_t;
+
+
+static int
+job_progress_key(cli_redis_t *r, const char *key, const char *entry,
+    void *ctx)
+{
+    redisReply           *h;
+    cli_job_info_t       *info;
+    const redisReply     *job;
+    job_progress_scan_t  *st;
+
+    st = ctx;
+    info = st->info;
+
+    h = cli_redis_cmd(r, "HGETALL %s", key);
+    if (h == NULL) {
+        return CLI_EXIT_OK;     /* WRONGTYPE: not ours; errors said */
+    }
+
+    job = cli_reply_field(h, "job");
+    if (job && job->type == REDIS_REPLY_STRING
+        && job_is(job->str, job->len, st->needle, st->id))
+    {
+        info->state = CLI_JOB_RETRYING;
+        snprintf(info->entry, sizeof(info->entry), "%s", entry);
+        job_type(job->str, job->len, info);
+        info->total = cli_reply_int(cli_reply_field(h, "total"), 0);
+        info->sent = cli_reply_int(cli_reply_field(h, "sent"), 0);
+        info->failed = cli_reply_int(cli_reply_field(h, "failed"), 0);
+        info->disabled = cli_reply_int(cli_reply_field(h, "disabled"), 0);
+        info->retried = cli_reply_int(cli_reply_field(h, "retried"), 0);
+        info->pending = cli_reply_int(cli_reply_field(h, "pending"), 0);
+    }
+
+    freeReplyObject(h);
+
+    return info->state == CLI_JOB_UNKNOWN ? CLI_EXIT_OK : CLI_SCAN_STOP;
+}
+
+
 /*
  * A job whose stream entry is acked while retries are open lives on in
  * its progress hash (field "job"): walk <prefix>progress:*.
@@ -221,66 +266,13 @@ static int
 job_find_progress(cli_redis_t *r, const char *needle, const char *id,
     cli_job_info_t *info)
 {
-    char               cursor[32], pat[300];
-    size_t             i, plen;
-    redisReply        *rep, *keys, *h;
-    const redisReply  *job;
+    job_progress_scan_t  st;
 
-    cli_glob_escape(r->prefix, pat, sizeof(pat) - 12);
-    strcat(pat, "progress:*");
-    plen = strlen(r->prefix) + 9;
-    snprintf(cursor, sizeof(cursor), "0");
+    st.needle = needle;
+    st.id = id;
+    st.info = info;
 
-    do {
-        rep = cli_redis_cmd(r, "SCAN %s MATCH %s COUNT 1000", cursor, pat);
-        if (rep == NULL) {
-            return cli_redis_rc(r);
-        }
-
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            freeReplyObject(rep);
-            break;
-        }
-
-        snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
-        keys = rep->element[1];
-
-        for (i = 0; i < keys->elements && info->state == CLI_JOB_UNKNOWN;
-             i++)
-        {
-            h = cli_redis_cmd(r, "HGETALL %s", keys->element[i]->str);
-            if (h == NULL) {
-                continue;       /* WRONGTYPE: not ours; errors said */
-            }
-
-            job = cli_reply_field(h, "job");
-            if (job && job->type == REDIS_REPLY_STRING
-                && job_is(job->str, job->len, needle, id))
-            {
-                info->state = CLI_JOB_RETRYING;
-                snprintf(info->entry, sizeof(info->entry), "%s",
-                         keys->element[i]->str + plen);
-                job_type(job->str, job->len, info);
-                info->total = cli_reply_int(cli_reply_field(h, "total"), 0);
-                info->sent = cli_reply_int(cli_reply_field(h, "sent"), 0);
-                info->failed = cli_reply_int(cli_reply_field(h, "failed"),
-                                             0);
-                info->disabled = cli_reply_int(cli_reply_field(h,
-                                               "disabled"), 0);
-                info->retried = cli_reply_int(cli_reply_field(h, "retried"),
-                                              0);
-                info->pending = cli_reply_int(cli_reply_field(h, "pending"),
-                                              0);
-            }
-
-            freeReplyObject(h);
-        }
-
-        freeReplyObject(rep);
-
-    } while (strcmp(cursor, "0") != 0 && info->state == CLI_JOB_UNKNOWN);
-
-    return CLI_EXIT_OK;
+    return cli_redis_scan(r, "progress", job_progress_key, &st);
 }
 
 

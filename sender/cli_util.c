@@ -242,13 +242,31 @@ cli_sender_line(cli_redis_t *r, const char *name)
 }
 
 
+typedef struct {
+    int   print;
+    int  *n;
+} cli_senders_scan_t;
+
+
+static int
+cli_sender_key(cli_redis_t *r, const char *key, const char *name, void *ctx)
+{
+    cli_senders_scan_t  *st;
+
+    st = ctx;
+    (*st->n)++;
+
+    return st->print ? cli_sender_line(r, name) : CLI_EXIT_OK;
+}
+
+
 int
 cli_senders(cli_redis_t *r, int print, int *n)
 {
-    int          rc;
-    char         cursor[32], pat[300];
-    size_t       i, plen;
-    redisReply  *rep, *keys;
+    int                  rc;
+    size_t               i;
+    redisReply          *rep;
+    cli_senders_scan_t   st;
 
     *n = 0;
 
@@ -279,9 +297,25 @@ cli_senders(cli_redis_t *r, int print, int *n)
     }
 
     /* Senders that keep only the expiring hash. */
-    cli_glob_escape(r->prefix, pat, sizeof(pat) - 8);
-    strcat(pat, "sender:*");
-    plen = strlen(r->prefix) + 7;
+    st.print = print;
+    st.n = n;
+
+    return cli_redis_scan(r, "sender", cli_sender_key, &st);
+}
+
+
+int
+cli_redis_scan(cli_redis_t *r, const char *kind, cli_scan_pt fn, void *ctx)
+{
+    int          rc;
+    char         cursor[32], pat[300];
+    size_t       i, plen;
+    redisReply  *rep, *keys;
+
+    cli_glob_escape(r->prefix, pat, sizeof(pat) - strlen(kind) - 3);
+    strcat(pat, kind);
+    strcat(pat, ":*");
+    plen = strlen(r->prefix) + strlen(kind) + 1;
     snprintf(cursor, sizeof(cursor), "0");
 
     do {
@@ -299,12 +333,11 @@ cli_senders(cli_redis_t *r, int print, int *n)
         keys = rep->element[1];
 
         for (i = 0; i < keys->elements; i++) {
-            (*n)++;
-            if (print && (rc = cli_sender_line(r, keys->element[i]->str
-                                                  + plen)) != CLI_EXIT_OK)
-            {
+            rc = fn(r, keys->element[i]->str, keys->element[i]->str + plen,
+                    ctx);
+            if (rc != CLI_EXIT_OK) {
                 freeReplyObject(rep);
-                return rc;
+                return rc == CLI_SCAN_STOP ? CLI_EXIT_OK : rc;
             }
         }
 

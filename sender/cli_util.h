@@ -58,6 +58,18 @@ int cli_redis_ensure_group(cli_redis_t *r);
 const char *cli_glob_escape(const char *prefix, char *out, size_t cap);
 
 /*
+ * SCAN every key <prefix><kind>:*, calling fn with the key and the part
+ * after "<prefix><kind>:".  fn returns CLI_EXIT_OK to go on, CLI_SCAN_STOP
+ * to end the walk, or another CLI_EXIT_* code to end it with that code.
+ * Returns a CLI_EXIT_* code.
+ */
+#define CLI_SCAN_STOP  (-1)
+typedef int (*cli_scan_pt)(cli_redis_t *r, const char *key,
+    const char *name, void *ctx);
+int cli_redis_scan(cli_redis_t *r, const char *kind, cli_scan_pt fn,
+    void *ctx);
+
+/*
  * Live senders: members of <prefix>senders beaten within
  * CLI_SENDER_LIVE_S, else (older senders) the <prefix>sender:<name>
  * heartbeat hashes, which expire.  With print, one line each: "  name:
