@@ -253,14 +253,8 @@ cli_cleanup(int argc, char **argv)
     }
 
     /* Both servers first: an unreachable one means nothing is touched. */
-    rc = cli_db_open(&pg, CMD);
+    rc = cli_servers_open(&pg, &r, CMD);
     if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-
-    rc = cli_redis_open(&r, CMD);
-    if (rc != CLI_EXIT_OK) {
-        PQfinish(pg);
         return rc;
     }
 

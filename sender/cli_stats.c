@@ -297,14 +297,8 @@ cli_stats(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
-    rc = cli_db_open(&pg, CMD);
+    rc = cli_servers_open(&pg, &r, CMD);
     if (rc != CLI_EXIT_OK) {
-        return rc;
-    }
-
-    rc = cli_redis_open(&r, CMD);
-    if (rc != CLI_EXIT_OK) {
-        PQfinish(pg);
         return rc;
     }
 

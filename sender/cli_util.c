@@ -491,3 +491,23 @@ bad:
 
     return -1;
 }
+
+
+int
+cli_servers_open(PGconn **conn, cli_redis_t *r, const char *cmd)
+{
+    int  rc;
+
+    rc = cli_db_open(conn, cmd);
+    if (rc != CLI_EXIT_OK) {
+        return rc;
+    }
+
+    rc = cli_redis_open(r, cmd);
+    if (rc != CLI_EXIT_OK) {
+        PQfinish(*conn);
+        *conn = NULL;
+    }
+
+    return rc;
+}

@@ -96,6 +96,12 @@ const redisReply *cli_reply_field(const redisReply *fields, const char *name);
  */
 int cli_db_open(PGconn **conn, const char *cmd);
 
+/*
+ * Both servers, PostgreSQL first: when either is unreachable, neither is
+ * left open (nothing is touched).  Returns a CLI_EXIT_* code.
+ */
+int cli_servers_open(PGconn **conn, cli_redis_t *r, const char *cmd);
+
 /* CLI_EXIT_* for a WP_DB_* code. */
 int cli_db_rc(int rc);
 
