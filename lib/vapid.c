@@ -857,3 +857,33 @@ done:
 
     return rc;
 }
+
+
+int
+wp_vapid_mismatch_answer(long status, const char *body)
+{
+    size_t             i, n;
+    const char        *p;
+    static const char  *words[] = {
+        "VapidPkHashMismatch",
+        "do not correspond to the credentials used to create",
+        "public key mismatch",
+        NULL
+    };
+
+    if ((status != 401 && status != 403) || body == NULL) {
+        return 0;
+    }
+
+    /* case-insensitive: the services' wording and casing drift */
+    for (i = 0; words[i] != NULL; i++) {
+        n = strlen(words[i]);
+        for (p = body; *p != '\0'; p++) {
+            if (strncasecmp(p, words[i], n) == 0) {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}

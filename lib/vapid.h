@@ -129,4 +129,15 @@ int wp_vapid_verify(const char *jwt, const uint8_t pub[65], int64_t now,
     char *aud, size_t audcap, int64_t *exp, char *sub, size_t subcap,
     wp_err_t *err);
 
+/*
+ * Is this 401/403 a "key mismatch": our token verified, but the
+ * subscription was created with another applicationServerKey?  body is the
+ * answer's body (or any text holding it; NULL is none).  The services'
+ * words: Apple "VapidPkHashMismatch", FCM "... do not correspond to the
+ * credentials used to create the subscriptions", autopush "VAPID public
+ * key mismatch".  Other 401/403s (a bad token, a bad key) are about our
+ * configuration, not about one subscription.
+ */
+int wp_vapid_mismatch_answer(long status, const char *body);
+
 #endif /* WP_VAPID_H */

@@ -13,26 +13,32 @@
 #define WP_AUD_COLUMNS \
     "s.\"id\", s.\"endpoint\", s.\"p256dh\", s.\"auth\""
 
+/* Enabled, and not made with another VAPID key (sql/003_key_mismatch). */
+#define WP_AUD_USABLE \
+    " s.\"enabled\" AND NOT EXISTS (SELECT 1 FROM" \
+    " \"PushSubscriptionKeyMismatch\" k WHERE k.\"subscriptionId\" = s.\"id\")"
+
 static const char  wp_aud_user_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
-    " WHERE s.\"enabled\" AND s.\"userId\" = $1 AND s.\"id\" > $2"
+    " WHERE" WP_AUD_USABLE " AND s.\"userId\" = $1 AND s.\"id\" > $2"
     " ORDER BY s.\"id\" LIMIT $3";
 
 static const char  wp_aud_users_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
-    " WHERE s.\"enabled\""
+    " WHERE" WP_AUD_USABLE
     " AND s.\"userId\" IN (SELECT jsonb_array_elements_text($1::jsonb))"
     " AND s.\"id\" > $2 ORDER BY s.\"id\" LIMIT $3";
 
 static const char  wp_aud_topic_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscriptionTopic\" t"
     " JOIN \"PushSubscription\" s ON s.\"id\" = t.\"subscriptionId\""
-    " WHERE t.\"topic\" = $1 AND s.\"enabled\" AND t.\"subscriptionId\" > $2"
+    " WHERE t.\"topic\" = $1 AND" WP_AUD_USABLE
+    " AND t.\"subscriptionId\" > $2"
     " ORDER BY t.\"subscriptionId\" LIMIT $3";
 
 static const char  wp_aud_all_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
-    " WHERE s.\"enabled\" AND $1::text IS NULL AND s.\"id\" > $2"
+    " WHERE" WP_AUD_USABLE " AND $1::text IS NULL AND s.\"id\" > $2"
     " ORDER BY s.\"id\" LIMIT $3";
 
 
@@ -192,7 +198,7 @@ wp_audience_free(wp_audience_t *a)
 
 static const char  wp_aud_ids_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
-    " WHERE s.\"enabled\""
+    " WHERE" WP_AUD_USABLE
     " AND s.\"id\" IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
 

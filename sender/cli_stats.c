@@ -2,7 +2,8 @@
  * webpush-cli stats: one screen of how the system is doing.
  *
  *   subscriptions  enabled, disabled, and both per push service (the
- *                  endpoint's host)
+ *                  endpoint's host); enabled ones made with another VAPID
+ *                  key ("PushSubscriptionKeyMismatch": left out of sends)
  *   queue          waiting (in the stream, not handed out), pending per
  *                  consumer (handed out, not acked; XINFO CONSUMERS),
  *                  scheduled, retrying, dead
@@ -51,14 +52,20 @@ stats_subscriptions(PGconn *pg)
     PGresult  *res;
 
     rc = stats_query(pg, "SELECT count(*) FILTER (WHERE \"enabled\"),"
-                     " count(*) FILTER (WHERE NOT \"enabled\")"
-                     " FROM \"PushSubscription\"", &res);
+                     " count(*) FILTER (WHERE NOT \"enabled\"),"
+                     " count(k.*) FILTER (WHERE \"enabled\")"
+                     " FROM \"PushSubscription\" s"
+                     " LEFT JOIN \"PushSubscriptionKeyMismatch\" k"
+                     " ON k.\"subscriptionId\" = s.\"id\"", &res);
     if (rc != CLI_EXIT_OK) {
         return rc;
     }
 
-    printf("subscriptions\n  enabled     %s\n  disabled    %s\n",
-           PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+    printf("subscriptions\n  enabled     %s\n  disabled    %s\n"
+           "  other key   %s   (enabled, made with another VAPID key:"
+           " not sent to)\n",
+           PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1),
+           PQgetvalue(res, 0, 2));
     PQclear(res);
 
     rc = stats_query(pg, "SELECT COALESCE(substring(\"endpoint\" FROM"

@@ -1,5 +1,6 @@
 /* webpush-sender: the libcurl multi delivery engine (see engine.h). */
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #define WP_ENGINE_POLL_MS  50
 #define WP_ENGINE_FLUSH_EVERY  16   /* requests sealed between writes */
+#define WP_ENGINE_KEYOK_TTL    86400 /* s: <prefix>keyok:<aud> */
 
 static void wp_engine_client_done(void *ctx, void *data,
     const wp_push_resp_t *resp);
@@ -51,6 +53,7 @@ wp_result_name(wp_result_t r)
     case WP_RESULT_DISABLE:  return "disable";
     case WP_RESULT_FAIL:     return "fail";
     case WP_RESULT_CONFIG:   return "config";
+    case WP_RESULT_KEY_MISMATCH: return "key_mismatch";
     case WP_RESULT_RETRY:    return "retry";
     case WP_RESULT_DEFER:    return "defer";
     case WP_RESULT_EXPIRED:  return "expired";
@@ -183,35 +186,143 @@ wp_engine_done(wp_work_t *w, wp_result_t r)
 }
 
 
-/* A circuit another sender opened for o (queue.h: <prefix>circuit:<aud>). */
+/* Run one Redis command on the queue's connection; NULL when there is
+ * none or it failed (then it is closed: the main loop reconnects). */
+static redisReply *
+wp_engine_redis(wp_engine_t *e, const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    if (e->q == NULL || e->q->rc == NULL) {
+        return NULL;
+    }
+
+    va_start(ap, fmt);
+    r = redisvCommand(e->q->rc, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        wp_queue_close(e->q);
+    }
+
+    return r;
+}
+
+
+/*
+ * A circuit another sender opened for o (queue.h: <prefix>circuit:<aud>).
+ * One that "key mismatch" answers opened is dropped once o took our key:
+ * those answers were about single subscriptions.
+ */
 static void
 wp_engine_shared_circuit(wp_engine_t *e, wp_origin_t *o, int64_t now)
 {
+    int          mismatch;
     redisReply  *r;
 
-    if (e->q == NULL || e->q->rc == NULL
-        || now - o->shared_checked_ms < 1000)
-    {
+    if (now - o->shared_checked_ms < 1000) {
         return;
     }
 
     o->shared_checked_ms = now;
 
-    r = redisCommand(e->q->rc, "PTTL %scircuit:%s", e->q->prefix, o->aud);
+    r = wp_engine_redis(e, "EVAL %s 1 %scircuit:%s",
+                        "return {redis.call('GET', KEYS[1]),"
+                        " redis.call('PTTL', KEYS[1])}",
+                        e->q ? e->q->prefix : "", o->aud);
     if (r == NULL) {
-        wp_queue_close(e->q);       /* the main loop reconnects */
         return;
     }
 
-    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0
-        && now + r->integer > o->circuit_until_ms)
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_INTEGER
+        && r->element[1]->integer > 0)
     {
-        o->circuit_until_ms = now + r->integer;
-        snprintf(o->circuit_reason, sizeof(o->circuit_reason),
-                 "circuit open (401/403 seen by a sender)");
+        mismatch = wp_vapid_mismatch_answer(403, r->element[0]->str);
+
+        if (mismatch && o->key_ok) {
+            freeReplyObject(r);
+            r = wp_engine_redis(e, "DEL %scircuit:%s", e->q->prefix, o->aud);
+
+        } else if (now + r->element[1]->integer > o->circuit_until_ms) {
+            o->circuit_until_ms = now + r->element[1]->integer;
+            o->circuit_mismatch = mismatch;
+            snprintf(o->circuit_reason, sizeof(o->circuit_reason),
+                     "circuit open (401/403 seen by a sender)");
+        }
+    }
+
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+}
+
+
+/*
+ * o answered 2xx: our key is the right one there.  The first time, tell
+ * the other senders (<prefix>keyok:<aud>), and close a circuit that "key
+ * mismatch" answers had opened before this proof.
+ */
+static void
+wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
+{
+    int          first;
+    redisReply  *r;
+
+    first = !o->key_ok;
+
+    if (wp_origin_on_success(o, now)) {
+        wp_log(e->log, WP_LOG_INFO, "push service took our VAPID key:"
+               " circuit closed, the key mismatches were single"
+               " subscriptions'", "aud", o->aud, NULL);
+        r = wp_engine_redis(e, "DEL %scircuit:%s", e->q ? e->q->prefix : "",
+                            o->aud);
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+    }
+
+    if (first) {
+        r = wp_engine_redis(e, "SET %skeyok:%s %s EX %d",
+                            e->q ? e->q->prefix : "", o->aud,
+                            wp_vapid_key_public(e->conf->vapid),
+                            WP_ENGINE_KEYOK_TTL);
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+    }
+}
+
+
+/* Has o (or, says <prefix>keyok, another sender's o) taken our key? */
+static int
+wp_engine_key_known(wp_engine_t *e, wp_origin_t *o, int64_t now)
+{
+    redisReply  *r;
+
+    if (o->key_ok || now - o->keyok_checked_ms < 1000) {
+        return o->key_ok;
+    }
+
+    o->keyok_checked_ms = now;
+
+    r = wp_engine_redis(e, "GET %skeyok:%s", e->q ? e->q->prefix : "",
+                        o->aud);
+    if (r == NULL) {
+        return 0;
+    }
+
+    if (r->type == REDIS_REPLY_STRING
+        && strcmp(r->str, wp_vapid_key_public(e->conf->vapid)) == 0)
+    {
+        o->key_ok = 1;
     }
 
     freeReplyObject(r);
+
+    return o->key_ok;
 }
 
 
@@ -427,6 +538,7 @@ static void
 wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     const wp_push_resp_t *resp, int64_t now)
 {
+    int              mismatch;
     wp_work_t       *w;
     wp_origin_t     *o;
     wp_outcome_t     oc;
@@ -455,7 +567,7 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     switch (oc) {
 
     case WP_OUTCOME_SENT:
-        wp_origin_on_success(o);
+        wp_engine_key_proven(e, o, now);
         wp_engine_done(w, WP_RESULT_SENT);
         break;
 
@@ -464,21 +576,32 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
         break;
 
     case WP_OUTCOME_CONFIG:
+        mismatch = wp_vapid_mismatch_answer(resp->status, resp->body);
+
+        if (mismatch && wp_engine_key_known(e, o, now)) {
+            /* the origin takes our key: this subscription was made with
+             * another one and never will take it (protocol reference) */
+            wp_log(e->log, WP_LOG_WARN, "subscription created with another"
+                   " VAPID key: left out until it subscribes again", "aud",
+                   o->aud, "subscription", w->sub_id, "reason", w->reason,
+                   NULL);
+            wp_engine_done(w, WP_RESULT_KEY_MISMATCH);
+            break;
+        }
+
         if (wp_origin_on_config_error(o, now, e->conf->circuit_open_ms,
-                                      w->reason))
+                                      w->reason, mismatch))
         {
             /* Loud: our credentials are refused; nothing is disabled. */
             wp_log(e->log, WP_LOG_ERROR, "push service refused our VAPID"
                    " credentials: circuit open, check VAPID keys and"
                    " subject", "aud", o->aud, "reason", w->reason, NULL);
 
-            if (e->q != NULL && e->q->rc != NULL) {
-                rr = redisCommand(e->q->rc, "SET %scircuit:%s %s PX %lld",
-                                  e->q->prefix, o->aud, w->reason,
-                                  (long long) e->conf->circuit_open_ms);
-                if (rr) {
-                    freeReplyObject(rr);
-                }
+            rr = wp_engine_redis(e, "SET %scircuit:%s %s PX %lld",
+                                 e->q ? e->q->prefix : "", o->aud, w->reason,
+                                 (long long) e->conf->circuit_open_ms);
+            if (rr) {
+                freeReplyObject(rr);
             }
         }
         w->defer_until_ms = o->circuit_until_ms;

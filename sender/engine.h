@@ -45,6 +45,7 @@ typedef enum {
     WP_RESULT_DISABLE,    /* 404/410: disable the subscription */
     WP_RESULT_FAIL,       /* permanent for this message: 400, 413, policy */
     WP_RESULT_CONFIG,     /* 401/403: circuit opened for the origin */
+    WP_RESULT_KEY_MISMATCH, /* made with another VAPID key: flag it */
     WP_RESULT_RETRY,      /* 429, 5xx, 406, timeouts, network errors */
     WP_RESULT_DEFER,      /* not tried: origin paused/circuit/degraded */
     WP_RESULT_EXPIRED,    /* not tried: the message's TTL is over */

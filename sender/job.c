@@ -119,32 +119,59 @@ wp_job_push_error(wp_sender_t *s, const wp_send_req_t *req,
 }
 
 
-/* Disable the subscriptions ids[0..n) (404/410).  0 or -1. */
+/*
+ * Subscription changes, one statement each (rare: 404/410 and key
+ * mismatches).  The flag goes only to a subscription that still exists.
+ */
 int
-wp_job_disable(wp_sender_t *s, const char **ids, int n)
+wp_job_mark_subs(wp_sender_t *s, const wp_work_t *w, int n)
 {
-    int          i;
+    int          i, np;
     char         msg[WP_DB_ERRLEN];
     PGconn      *pg;
-    const char  *params[1];
+    const char  *sql, *params[3];
 
-    if (n == 0) {
-        return 0;
-    }
-
-    pg = wp_job_pg(s);
-    if (pg == NULL) {
-        return -1;
-    }
+    pg = NULL;
 
     for (i = 0; i < n; i++) {
-        params[0] = ids[i];
-        if (wp_db_exec(pg, "UPDATE \"PushSubscription\" SET \"enabled\" ="
-                       " false WHERE \"id\" = $1", 1, params, NULL, msg,
-                       sizeof(msg)) != WP_DB_OK)
+        params[0] = w[i].sub_id;
+
+        switch (w[i].result) {
+
+        case WP_RESULT_DISABLE:
+            sql = "UPDATE \"PushSubscription\" SET \"enabled\" = false"
+                  " WHERE \"id\" = $1";
+            np = 1;
+            break;
+
+        case WP_RESULT_KEY_MISMATCH:
+            sql = "INSERT INTO \"PushSubscriptionKeyMismatch\""
+                  " (\"subscriptionId\", \"vapidKey\", \"reason\")"
+                  " SELECT \"id\", $2, $3 FROM \"PushSubscription\""
+                  " WHERE \"id\" = $1"
+                  " ON CONFLICT (\"subscriptionId\") DO UPDATE SET"
+                  " \"vapidKey\" = EXCLUDED.\"vapidKey\","
+                  " \"reason\" = EXCLUDED.\"reason\","
+                  " \"createdAt\" = CURRENT_TIMESTAMP";
+            params[1] = wp_vapid_key_public(s->conf->vapid);
+            params[2] = w[i].reason;
+            np = 3;
+            break;
+
+        default:
+            continue;
+        }
+
+        if (pg == NULL && (pg = wp_job_pg(s)) == NULL) {
+            return -1;
+        }
+
+        if (wp_db_exec(pg, sql, np, params, NULL, msg, sizeof(msg))
+            != WP_DB_OK)
         {
-            wp_log(s->log, WP_LOG_WARN, "could not disable subscription",
-                   "error", msg, NULL);
+            wp_log(s->log, WP_LOG_WARN, "could not update subscription",
+                   "subscription", w[i].sub_id, "result",
+                   wp_result_name(w[i].result), "error", msg, NULL);
             return -1;
         }
     }
@@ -191,6 +218,7 @@ wp_job_decide(wp_sender_t *s, const wp_work_t *w, int64_t now,
         return;
 
     case WP_RESULT_FAIL:
+    case WP_RESULT_KEY_MISMATCH:
         d->failed++;
         wp_job_push_error(s, w->msg->req, w->endpoint, w->reason, w->status);
         return;
@@ -368,11 +396,10 @@ static int
 wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
     PGresult *page, int n, const char *after, int64_t started_ms)
 {
-    int              i, rc, nadds, ndeads, ndis;
+    int              i, rc, nadds, ndeads;
     int64_t          now;
     wp_next_t        nx;
     wp_work_t       *w;
-    const char     **dis;
     wp_jobdelta_t    d;
     wp_retry_add_t  *adds;
     wp_dead_add_t   *deads;
@@ -380,10 +407,9 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
     w = calloc(n, sizeof(wp_work_t));
     adds = calloc(n, sizeof(wp_retry_add_t));
     deads = calloc(n, sizeof(wp_dead_add_t));
-    dis = calloc(n, sizeof(char *));
     rc = -1;
 
-    if (w == NULL || adds == NULL || deads == NULL || dis == NULL) {
+    if (w == NULL || adds == NULL || deads == NULL) {
         goto done;
     }
 
@@ -401,15 +427,11 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
 
     memset(&d, 0, sizeof(d));
     d.total = n;
-    nadds = ndeads = ndis = 0;
+    nadds = ndeads = 0;
     now = wp_job_now_ms();
 
     for (i = 0; i < n; i++) {
         wp_job_decide(s, &w[i], now, &d, &nx);
-
-        if (w[i].result == WP_RESULT_DISABLE) {
-            dis[ndis++] = w[i].sub_id;
-        }
 
         if (nx.kind == 1) {
             if (wp_retry_member(adds[nadds].member,
@@ -429,7 +451,7 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         }
     }
 
-    if (wp_job_disable(s, dis, ndis) != 0) {
+    if (wp_job_mark_subs(s, w, n) != 0) {
         goto done;
     }
 
@@ -450,7 +472,6 @@ done:
     free(w);
     free(adds);
     free(deads);
-    free(dis);
 
     return rc;
 }

@@ -29,8 +29,13 @@ int64_t wp_job_now_ms(void);
 /* The database connection, reconnected when needed; NULL when down. */
 PGconn *wp_job_pg(wp_sender_t *s);
 
-/* Disable subscriptions ids[0..n) (404/410).  0 or -1. */
-int wp_job_disable(wp_sender_t *s, const char **ids, int n);
+/*
+ * What w[0..n)'s answers say about their subscriptions: 404/410 disable
+ * them; "key mismatch" records them in "PushSubscriptionKeyMismatch"
+ * (audiences leave them out).  0, or -1 when the database failed (the
+ * caller does not commit: the work is done again).
+ */
+int wp_job_mark_subs(wp_sender_t *s, const wp_work_t *w, int n);
 
 /*
  * Turn a result into counter changes (d) and what comes next (nx): final,

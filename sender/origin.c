@@ -105,12 +105,22 @@ wp_origin_reopen_ms(const wp_origin_t *o, int64_t now_ms, int64_t backoff_ms)
 }
 
 
-void
-wp_origin_on_success(wp_origin_t *o)
+int
+wp_origin_on_success(wp_origin_t *o, int64_t now_ms)
 {
     if (o->limit < o->max) {
         o->limit++;
     }
+
+    o->key_ok = 1;
+
+    if (o->circuit_mismatch && o->circuit_until_ms > now_ms) {
+        o->circuit_until_ms = 0;
+        o->circuit_mismatch = 0;
+        return 1;
+    }
+
+    return 0;
 }
 
 
@@ -129,11 +139,14 @@ wp_origin_on_throttle(wp_origin_t *o, int64_t now_ms, int64_t retry_after_s)
 
 int
 wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms, int64_t open_ms,
-    const char *reason)
+    const char *reason, int mismatch)
 {
     int  was_closed;
 
     was_closed = o->circuit_until_ms <= now_ms;
+
+    /* one answer about our own credentials keeps it a real config error */
+    o->circuit_mismatch = mismatch && (was_closed || o->circuit_mismatch);
 
     o->circuit_until_ms = now_ms + open_ms;
     snprintf(o->circuit_reason, sizeof(o->circuit_reason), "%s", reason);

@@ -32,6 +32,9 @@ typedef struct {
     int64_t            circuit_until_ms;   /* 401/403: stop until then */
     int64_t            used_ms;            /* LRU */
     int64_t            shared_checked_ms;  /* last look at the shared key */
+    int64_t            keyok_checked_ms;   /* last look at <prefix>keyok */
+    unsigned           key_ok:1;           /* it took our key: a 2xx */
+    unsigned           circuit_mismatch:1; /* opened by "key mismatch" */
     char               circuit_reason[200];
 } wp_origin_t;
 
@@ -63,12 +66,20 @@ int wp_origin_admit(const wp_origin_t *o, int64_t now_ms);
 int64_t wp_origin_reopen_ms(const wp_origin_t *o, int64_t now_ms,
     int64_t backoff_ms);
 
-/* Account for answers. */
-void wp_origin_on_success(wp_origin_t *o);
+/*
+ * Account for answers.  A success proves our VAPID key is the right one
+ * for this origin (key_ok); it also closes a circuit that "key mismatch"
+ * answers opened before that proof: returns 1 then (log it).
+ */
+int wp_origin_on_success(wp_origin_t *o, int64_t now_ms);
 void wp_origin_on_throttle(wp_origin_t *o, int64_t now_ms,
     int64_t retry_after_s);
-/* Opens the circuit; returns 1 when it was closed before (log it). */
+/*
+ * Opens the circuit; returns 1 when it was closed before (log it).
+ * mismatch: the answer was a "key mismatch" (wp_vapid_mismatch_answer),
+ * which a later success may show to be one subscription's problem.
+ */
 int wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms,
-    int64_t open_ms, const char *reason);
+    int64_t open_ms, const char *reason, int mismatch);
 
 #endif /* WP_ORIGIN_H */

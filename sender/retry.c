@@ -49,7 +49,7 @@ wp_job_retry_drop(wp_sender_t *s, const wp_retry_item_t *it,
 static void
 wp_job_retries(wp_sender_t *s)
 {
-    int              i, j, n, nj, nw, rows, ndis, fin;
+    int              i, j, n, nj, nw, rows, fin;
     char             err[WP_DB_ERRLEN], member[WP_RETRY_MEMBER_MAX];
     int64_t          now;
     PGconn          *pg;
@@ -57,7 +57,7 @@ wp_job_retries(wp_sender_t *s)
     wp_err_t         perr;
     wp_next_t        nx;
     wp_work_t       *w;
-    const char     **ids, **dis;
+    const char     **ids;
     wp_jobdelta_t    d;
     wp_dead_add_t    dead;
     wp_jobstate_t    st;
@@ -73,10 +73,9 @@ wp_job_retries(wp_sender_t *s)
     w = calloc(WP_JOB_RETRY_MAX, sizeof(wp_work_t));
     witem = calloc(WP_JOB_RETRY_MAX, sizeof(int));
     ids = calloc(WP_JOB_RETRY_MAX, sizeof(char *));
-    dis = calloc(WP_JOB_RETRY_MAX, sizeof(char *));
 
     if (items == NULL || jobs == NULL || w == NULL || witem == NULL
-        || ids == NULL || dis == NULL)
+        || ids == NULL)
     {
         goto done;
     }
@@ -176,14 +175,7 @@ wp_job_retries(wp_sender_t *s)
         goto done;
     }
 
-    ndis = 0;
-    for (i = 0; i < nw; i++) {
-        if (w[i].result == WP_RESULT_DISABLE) {
-            dis[ndis++] = w[i].sub_id;
-        }
-    }
-
-    if (wp_job_disable(s, dis, ndis) != 0) {
+    if (wp_job_mark_subs(s, w, nw) != 0) {
         goto done;
     }
 
@@ -230,7 +222,6 @@ done:
     free(w);
     free(witem);
     free(ids);
-    free(dis);
 }
 
 

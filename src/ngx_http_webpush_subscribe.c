@@ -71,11 +71,15 @@ static ngx_int_t ngx_http_webpush_endpoint_member(ngx_http_request_t *r,
  * - "xmax = 0" is true for a freshly inserted row, false for an updated
  *   one: 201 versus 200;
  * - the topic rows referencing a just-inserted subscription pass the
- *   foreign key check, which runs at the end of the statement.
+ *   foreign key check, which runs at the end of the statement;
+ * - "clr": new keys for a known endpoint are a new subscription, so a
+ *   "made with another VAPID key" flag (sql/003) goes; the same keys
+ *   posted again keep it.
  */
 static const char  ngx_http_webpush_subscribe_sql[] =
     "WITH old AS ("
-    " SELECT \"userId\" FROM \"PushSubscription\" WHERE \"endpoint\" = $2),"
+    " SELECT \"userId\", \"p256dh\" FROM \"PushSubscription\""
+    " WHERE \"endpoint\" = $2),"
     " up AS ("
     " INSERT INTO \"PushSubscription\" AS s"
     " (\"userId\", \"endpoint\", \"p256dh\", \"auth\", \"ua\", \"enabled\","
@@ -95,7 +99,10 @@ static const char  ngx_http_webpush_subscribe_sql[] =
     " ins AS ("
     " INSERT INTO \"PushSubscriptionTopic\" (\"subscriptionId\", \"topic\")"
     " SELECT DISTINCT up.\"id\", x FROM up, unnest($7::text[]) AS x"
-    " ON CONFLICT DO NOTHING)"
+    " ON CONFLICT DO NOTHING),"
+    " clr AS ("
+    " DELETE FROM \"PushSubscriptionKeyMismatch\" k USING up, old"
+    " WHERE k.\"subscriptionId\" = up.\"id\" AND old.\"p256dh\" <> $3)"
     " SELECT \"id\", created FROM up";
 
 /* Only the caller's own row; its topics go with it (ON DELETE CASCADE). */

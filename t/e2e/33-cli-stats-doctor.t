@@ -52,6 +52,8 @@ my $keys_before = keys_under($P);
     my ($rc, $out, $err) = cli(\%env, 'stats');
     is($rc, 0, 'stats exits 0') or diag($err);
     like($out, qr/^  enabled\s+\d+$/m, 'subscriptions enabled');
+    like($out, qr/^  other key\s+\d+\s+\(enabled, made with another VAPID key: not sent to\)$/m,
+         'subscriptions made with another VAPID key');
     like($out, qr/^    t33\.invalid\s+2\s+1$/m, 'per push service: t33.invalid 2 enabled, 1 disabled');
     like($out, qr/^queue \(prefix \Q$P\E\)$/m, 'queue section names the prefix');
     like($out, qr/^  waiting\s+2\b/m, 'waiting 2');

@@ -649,6 +649,46 @@ test_token_cache(void)
 }
 
 
+/* Which 401/403 answers say "this subscription has another key". */
+static void
+test_mismatch_answer(void)
+{
+    size_t  i;
+    static const struct {
+        long         status;
+        const char  *body;
+        int          want;
+        const char  *what;
+    } t[] = {
+        { 403, "{\"reason\":\"VapidPkHashMismatch\"}", 1, "Apple" },
+        { 403, "the VAPID credentials in the authorization header do not"
+               " correspond to the credentials used to create the"
+               " subscriptions.", 1, "FCM" },
+        { 401, "{\"code\": 401, \"errno\": 109, \"error\":"
+               " \"Unauthorized\", \"message\": \"VAPID public key"
+               " mismatch\"}", 1, "autopush" },
+        { 403, "HTTP 403: {\"reason\":\"vapidpkhashmismatch\"}", 1,
+          "any case, inside a longer text" },
+        { 403, "{\"reason\":\"BadJwtToken\"}", 0, "bad token: ours" },
+        { 403, "{\"reason\":\"BadVapidPublicKey\"}", 0, "bad key: ours" },
+        { 401, "{\"reason\":\"MissingProviderToken\"}", 0,
+          "no token: ours" },
+        { 401, "{\"errno\": 109, \"message\": \"Invalid bearer token:"
+               " Auth expired\"}", 0, "autopush expired token: ours" },
+        { 400, "VapidPkHashMismatch", 0, "only 401/403" },
+        { 410, "public key mismatch", 0, "not on 410" },
+        { 403, "", 0, "empty body" },
+        { 403, NULL, 0, "no body" },
+        { 403, "VapidPkHashMismatc", 0, "cut short" },
+    };
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        ok(wp_vapid_mismatch_answer(t[i].status, t[i].body) == t[i].want,
+           "mismatch answer: %s -> %d", t[i].what, t[i].want);
+    }
+}
+
+
 int
 main(void)
 {
@@ -658,6 +698,7 @@ main(void)
     test_audience();
     test_subject();
     test_token_cache();
+    test_mismatch_answer();
 
     wp_vapid_key_free(NULL);
 
