@@ -28,6 +28,7 @@ my $doc = slurp("$FindBin::Bin/../../docs/operations.md");
 # The documented commands, word for word.
 my $PG_DUMP = q{pg_dump -Fc --no-owner -d "$DATABASE_URL" -f webpush.dump}
     . q{ -t '"PushSubscription"' -t '"PushSubscriptionTopic"'}
+    . q{ -t '"PushSubscriptionKeyMismatch"'}
     . q{ -t '"NotificationLog"' -t '"PushError"' -t webpush_schema_migrations};
 my $PG_RESTORE = q{pg_restore --no-owner --exit-on-error -d "$RESTORE_URL" webpush.dump};
 my $MIGRATE_STATUS = q{DATABASE_URL="$RESTORE_URL" webpush-cli migrate --status};
@@ -69,12 +70,16 @@ psql(q{INSERT INTO "PushSubscription" ("userId", "endpoint", "p256dh", "auth")
        FROM generate_series(1, 25) i});
 psql(q{INSERT INTO "PushSubscriptionTopic" ("subscriptionId", "topic")
        SELECT "id", 't51:x' FROM "PushSubscription" WHERE "userId" LIKE 't51-%'});
+psql(q{INSERT INTO "PushSubscriptionKeyMismatch" ("subscriptionId", "vapidKey", "reason")
+       SELECT "id", 'BOld', 't51 mismatch' FROM "PushSubscription"
+       WHERE "userId" IN ('t51-1', 't51-2', 't51-3')});
 psql(q{INSERT INTO "NotificationLog" ("type", "payload") VALUES ('t51', '{}'), ('t51', '{}')});
 psql(q{INSERT INTO "PushError" ("endpoint", "error") VALUES ('https://t51.invalid/1', 'x')});
 
 my %q = (
     'PushSubscription' => q{SELECT count(*) FROM "PushSubscription" WHERE "userId" LIKE 't51-%'},
     'PushSubscriptionTopic' => q{SELECT count(*) FROM "PushSubscriptionTopic" WHERE "topic" = 't51:x'},
+    'PushSubscriptionKeyMismatch' => q{SELECT count(*) FROM "PushSubscriptionKeyMismatch" WHERE "reason" = 't51 mismatch'},
     'NotificationLog' => q{SELECT count(*) FROM "NotificationLog" WHERE "type" = 't51'},
     'PushError' => q{SELECT count(*) FROM "PushError" WHERE "endpoint" LIKE 'https://t51.invalid/%'},
     'webpush_schema_migrations' => q{SELECT count(*) FROM webpush_schema_migrations},
@@ -101,6 +106,9 @@ is($rc, 0, 'pg_restore into an empty database') or diag $err;
     psql(q{DELETE FROM "PushSubscription" WHERE "userId" = 't51-1'});
     is(psql($q{PushSubscriptionTopic}), $before{PushSubscriptionTopic} - 1,
        'restored topics still go with their subscription');
+    is(psql($q{PushSubscriptionKeyMismatch}),
+       $before{PushSubscriptionKeyMismatch} - 1,
+       'restored key-mismatch flags still go with their subscription');
 }
 
 ($rc, $out, $err) = sh($MIGRATE_STATUS, { RESTORE_URL => $restore_url });
