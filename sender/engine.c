@@ -275,8 +275,8 @@ wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
 
     if (wp_origin_on_success(o, now)) {
         wp_log(e->log, WP_LOG_INFO, "push service took our VAPID key:"
-               " circuit closed, the key mismatches were single"
-               " subscriptions'", "aud", o->aud, NULL);
+               " circuit closed, the key mismatches were about single"
+               " subscriptions", "aud", o->aud, NULL);
         r = wp_engine_redis(e, "DEL %scircuit:%s", e->q ? e->q->prefix : "",
                             o->aud);
         if (r != NULL) {
@@ -513,12 +513,53 @@ failed:
 static void
 wp_engine_reason(const wp_push_resp_t *resp, char *out, size_t cap)
 {
+    int          sp, n;
+    size_t       i, len, copied;
+    const char  *b;
+
     if (resp->status == 0) {
         snprintf(out, cap, "%s", resp->error[0] ? resp->error : "no answer");
-    } else {
-        snprintf(out, cap, "HTTP %ld%s%.200s", resp->status,
-                 resp->body_len ? ": " : "", resp->body_len ? resp->body : "");
+        return;
     }
+
+    n = snprintf(out, cap, "HTTP %ld", resp->status);
+    if (n < 0 || (size_t) n >= cap) {
+        return;
+    }
+
+    /* then ": " and the body on one line (JSON bodies come pretty-printed),
+     * at most 200 bytes of it: PushError rows, dead letters and log lines
+     * quote it */
+    b = resp->body_len ? resp->body : "";
+    len = n;
+    copied = 0;
+    sp = 0;
+
+    for (i = 0; i < resp->body_len && b[i] != '\0'; i++) {
+        if (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+            sp = 1;
+            continue;
+        }
+
+        if (copied == 200 || len + 4 >= cap) {
+            break;
+        }
+
+        if (copied == 0) {
+            out[len++] = ':';
+            sp = 1;
+        }
+
+        if (sp) {
+            out[len++] = ' ';
+            sp = 0;
+        }
+
+        out[len++] = b[i];
+        copied++;
+    }
+
+    out[len] = '\0';
 }
 
 

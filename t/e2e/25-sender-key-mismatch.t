@@ -192,6 +192,11 @@ my %asked;              # requests per orphaned subscription after job 1
     is(scalar @ok, 5, 'a: each orphaned subscription flagged with our key'
                       . ' and the service\'s reason')
         or diag(explain($f));
+    my @oneline = grep { $f->{$_}[1] =~ /^HTTP 403: \{ ?"reason": ?"VapidPkHashMismatch" ?\}$/ }
+                  keys %$f;
+    is(scalar @oneline, 5, 'a: the reason is the answer on one line'
+                           . ' (the body\'s line breaks folded)')
+        or diag(explain($f));
     is(scalar keys %{ flags(@new_sids) }, 0,
        'a: none of the 8 subscriptions made with our key is flagged');
     is(n_enabled(@new_sids, @orph_sids), 13, 'a: all 13 still enabled');
