@@ -39,7 +39,7 @@ UNIT_ASAN   := $(UNIT_SRCS:t/unit/%.c=$(BUILD)/asan/%)
 FUZZ_BINS   := $(FUZZ_SRCS:t/fuzz/%.c=$(BUILD)/fuzz/%)
 MODULE      := $(BUILD)/nginx/ngx_http_webpush_module.so
 
-.PHONY: all deps deps-run deps-test module bins unit unit-asan fuzz \
+.PHONY: all deps deps-run deps-test module bins bins-asan unit unit-asan fuzz \
         fuzz-smoke run stop test test-unit test-nginx test-e2e clean bench
 
 all: deps module bins unit
@@ -82,6 +82,23 @@ $(BUILD)/webpush-sender: $(SENDER_SRCS:%.c=$(BUILD)/%.o) $(LIB_A)
 
 $(BUILD)/webpush-cli: $(CLI_SRCS:%.c=$(BUILD)/%.o) $(LIB_A)
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The same two under ASan+UBSan: make test runs the sender and cli
+# end-to-end files with them too (util/test-all.sh).
+bins-asan: $(BUILD)/asan/bin/webpush-sender $(BUILD)/asan/bin/webpush-cli
+
+$(BUILD)/asan/sender/%.o: sender/%.c $(SENDER_HDRS) $(LIB_HDRS) | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -c $< -o $@
+
+$(BUILD)/asan/bin/webpush-sender: $(SENDER_SRCS:%.c=$(BUILD)/asan/%.o) \
+                                  $(LIB_ASAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/asan/bin/webpush-cli: $(CLI_SRCS:%.c=$(BUILD)/asan/%.o) $(LIB_ASAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(SAN) -o $@ $^ $(LDLIBS)
 
 # ---- the nginx module ---------------------------------------------------
 
@@ -130,7 +147,7 @@ run: deps-run all
 stop:
 	util/stack.sh stop
 
-test: deps-test all unit-asan $(FUZZ_BINS)
+test: deps-test all unit-asan bins-asan $(FUZZ_BINS)
 	util/test-all.sh
 
 # Test::Nginx files on another Test::Nginx (TEST_NGINX_LIB=DIR), same stack.

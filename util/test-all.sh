@@ -4,8 +4,9 @@
 #   2. fuzz targets, briefly, over their seed corpora
 #   3. a throwaway stack (PostgreSQL, Redis, nginx + module, sender) on
 #      fresh random ports, then the Test::Nginx suite (t/*.t) and the
-#      end-to-end suite (t/e2e/*.t) and the browser test (t/browser/)
-#      against it
+#      end-to-end suite (t/e2e/*.t), its sender and cli files again with
+#      ASan+UBSan builds of both (make bins-asan), and the browser test
+#      (t/browser/) against it
 # The stack is torn down on any exit.  Ends with "N passed, N failed" and
 # exits non-zero if anything failed.
 #
@@ -104,6 +105,23 @@ start_stack() {
     export WEBPUSH_TOP=$top WEBPUSH_BUILD=$top/$build
 }
 
+# The sender's and the cli's end-to-end files again, with both built under
+# ASan+UBSan (make bins-asan): a report or a leak at exit aborts the
+# process, which fails the file.  $@: files (default: the sender and cli
+# ones).
+e2e_asan() {
+    if [ ! -x "$build/asan/bin/webpush-sender" ]; then
+        echo "[e2e-asan] no $build/asan/bin (make bins-asan): not run"
+        return
+    fi
+    local files=("$@")
+    [ ${#files[@]} -gt 0 ] || files=(t/e2e/2*.t t/e2e/3[0-3]*.t)
+    WEBPUSH_BUILD=$top/$build/asan/bin \
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_prove "e2e-asan" -I t/lib "${files[@]}"
+}
+
 nginx_tests() {
     local lib=${TEST_NGINX_LIB:-t/lib}
     run_prove "test-nginx" -I "$lib" t/
@@ -130,6 +148,7 @@ all)
         if ls t/e2e/*.t >/dev/null 2>&1; then
             run_prove "e2e" -I t/lib t/e2e/
         fi
+        e2e_asan
         # client/ in headless Chromium against this stack (t/browser/run.sh)
         run_prove "browser" t/browser/
     fi
@@ -142,8 +161,13 @@ e2e)
     shift || true
     start_stack && run_prove "e2e" -I t/lib "${@:-t/e2e/}"
     ;;
+e2e-asan)
+    # util/test-all.sh e2e-asan [files]: the same under ASan+UBSan builds
+    shift || true
+    start_stack && e2e_asan "$@"
+    ;;
 *)
-    echo "usage: $0 [all|nginx|e2e [files]]" >&2
+    echo "usage: $0 [all|nginx|e2e [files]|e2e-asan [files]]" >&2
     exit 2
     ;;
 esac
