@@ -6,6 +6,8 @@
  *     not seen for --subscription-days (their topic rows go with them);
  *     "lastSeenAt" is the clock, so no schema change was needed: a
  *     subscription the browser renewed recently is kept however it ended;
+ *   - and rows flagged as made with another VAPID key
+ *     ("PushSubscriptionKeyMismatch") that long ago and not seen since;
  *   - "NotificationLog" and "PushError" rows older than --log-days;
  *   - stream entries of <prefix>jobs older than --days that every consumer
  *     group has read and acknowledged (XTRIM MINID, computed inside one
@@ -55,6 +57,22 @@ static const clean_table_t  clean_tables[] = {
       " FROM \"PushSubscription\" WHERE NOT \"enabled\" AND \"lastSeenAt\""
       " < LOCALTIMESTAMP - make_interval(days => $1) LIMIT $2"
       " FOR UPDATE SKIP LOCKED) AND NOT \"enabled\"",
+      1 },
+    /* flagged by a sender (sql/003) and not posted again since: the
+     * browser never subscribed with our key, nothing reaches it */
+    { "subscriptions made with another VAPID key",
+      "SELECT count(*) FROM \"PushSubscription\" s"
+      " JOIN \"PushSubscriptionKeyMismatch\" k"
+      " ON k.\"subscriptionId\" = s.\"id\""
+      " WHERE k.\"createdAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
+      " AND s.\"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)",
+      "DELETE FROM \"PushSubscription\" WHERE \"id\" IN (SELECT s.\"id\""
+      " FROM \"PushSubscription\" s JOIN \"PushSubscriptionKeyMismatch\" k"
+      " ON k.\"subscriptionId\" = s.\"id\""
+      " WHERE k.\"createdAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
+      " AND s.\"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
+      " LIMIT $2 FOR UPDATE OF s SKIP LOCKED)"
+      " AND \"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)",
       1 },
     { "NotificationLog rows",
       "SELECT count(*) FROM \"NotificationLog\" WHERE \"createdAt\""

@@ -1,5 +1,6 @@
 #!/usr/bin/perl
 # webpush-cli cleanup: old disabled subscriptions (with their topics), old
+# subscriptions flagged as made with another VAPID key and not seen since, old
 # NotificationLog and PushError rows go; recent ones and enabled
 # subscriptions stay; --dry-run counts and deletes nothing; --days and the
 # per-kind overrides; small batches; stream trimming never cuts a waiting
@@ -108,6 +109,38 @@ is(counts(), '3 1 4 2', 'seeded: 3 subscriptions, 1 topic row, 4 logs, 2 errors'
     is(counts(), '2 0 1 1', '... and its topic row; the recent disabled and the old enabled one stay');
     is(psql(q{SELECT string_agg("userId", ',' ORDER BY "userId") FROM "PushSubscription" WHERE "userId" LIKE 't32-%'}),
        't32-old-enabled,t32-recent-disabled', 'exactly the right subscriptions are left');
+}
+
+# ---- subscriptions made with another VAPID key --------------------------------------
+
+{
+    psql(q{DELETE FROM "PushSubscription" WHERE "userId" LIKE 't32k-%'});
+    psql(q{INSERT INTO "PushSubscription" ("userId", "endpoint", "p256dh", "auth", "enabled", "lastSeenAt") VALUES
+           ('t32k-old', 'https://t32.invalid/k1', 'k', 'a', true, LOCALTIMESTAMP - interval '40 days'),
+           ('t32k-seen', 'https://t32.invalid/k2', 'k', 'a', true, LOCALTIMESTAMP - interval '2 days'),
+           ('t32k-recent', 'https://t32.invalid/k3', 'k', 'a', true, LOCALTIMESTAMP - interval '40 days'),
+           ('t32k-unflagged', 'https://t32.invalid/k4', 'k', 'a', true, LOCALTIMESTAMP - interval '40 days')});
+    psql(q{INSERT INTO "PushSubscriptionKeyMismatch" ("subscriptionId", "vapidKey", "reason", "createdAt")
+           SELECT "id", 'BOld', 'HTTP 403: VapidPkHashMismatch',
+                  LOCALTIMESTAMP - CASE "userId" WHEN 't32k-recent' THEN interval '3 days'
+                                                 ELSE interval '35 days' END
+           FROM "PushSubscription" WHERE "userId" IN ('t32k-old', 't32k-seen', 't32k-recent')});
+    my $left = sub {
+        psql(q{SELECT string_agg("userId", ',' ORDER BY "userId") FROM "PushSubscription" WHERE "userId" LIKE 't32k-%'});
+    };
+
+    my ($rc, $out) = cli(\%env, 'cleanup', '--dry-run');
+    like($out, qr/^would delete 1 subscriptions made with another VAPID key$/m,
+         'dry run counts the one flagged long ago and not seen since');
+    ($rc, $out) = cli(\%env, 'cleanup');
+    is($rc, 0, 'cleanup exits 0');
+    like($out, qr/^deleted 1 subscriptions made with another VAPID key$/m, '... deletes it');
+    is($left->(), 't32k-recent,t32k-seen,t32k-unflagged',
+       '... flagged recently, seen recently, or never flagged: kept');
+    is(psql(q{SELECT count(*) FROM "PushSubscriptionKeyMismatch" k JOIN "PushSubscription" s
+              ON s."id" = k."subscriptionId" WHERE s."userId" LIKE 't32k-%'}), 2,
+       '... its flag went with it, the others keep theirs');
+    psql(q{DELETE FROM "PushSubscription" WHERE "userId" LIKE 't32k-%'});
 }
 
 # ---- stream trimming -----------------------------------------------------------------
