@@ -142,7 +142,7 @@ floor_now() {
 
 # CPU time of a process in ns, all its threads (schedstat: exact, where
 # /proc/PID/stat counts 10 ms ticks, 2 us a message on a 5,000 round)
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 
 median() { sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
