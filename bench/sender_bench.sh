@@ -121,7 +121,8 @@ hist_pct() {    # p-th percentile bucket bound of the latency histogram
 import sys
 l = sys.stdin.read().split()
 h = dict(zip(l[::2], map(int, l[1::2])))
-order = ["le_50","le_100","le_250","le_500","le_1000","le_2500","le_5000","le_inf"]
+order = ["le_1","le_2","le_5","le_10","le_25","le_50","le_100","le_250",
+         "le_500","le_1000","le_2500","le_5000","le_inf"]
 tot = sum(h.get(b, 0) for b in order)
 def pct(p):
     acc = 0

@@ -5,21 +5,9 @@
 
 #include "metrics.h"
 
-static const int64_t  wp_metrics_le[WP_METRICS_BUCKETS - 1] = {
-    50, 100, 250, 500, 1000, 2500, 5000
-};
-
-static const char  *wp_metrics_bucket_name[WP_METRICS_BUCKETS] = {
-    "le_50", "le_100", "le_250", "le_500", "le_1000", "le_2500", "le_5000",
-    "le_inf"
-};
-
-
 void
 wp_metrics_answer(wp_metrics_t *m, long status, int64_t ms)
 {
-    int  i;
-
     if (status == 0) {
         m->failed_network++;
         return;
@@ -34,13 +22,7 @@ wp_metrics_answer(wp_metrics_t *m, long status, int64_t ms)
     }
 
     /* Non-cumulative: each answer lands in exactly one bucket. */
-    for (i = 0; i < WP_METRICS_BUCKETS - 1; i++) {
-        if (ms <= wp_metrics_le[i]) {
-            break;
-        }
-    }
-
-    m->bucket[i]++;
+    m->bucket[wp_latency_bucket(ms)]++;
     m->sum_ms += ms;
     m->count++;
 }
@@ -80,10 +62,10 @@ wp_metrics_flush(wp_metrics_t *m, wp_queue_t *q)
     }
 
     if (m->count) {
-        for (i = 0; i < WP_METRICS_BUCKETS; i++) {
+        for (i = 0; i < WP_LATENCY_BUCKETS; i++) {
             if (m->bucket[i]) {
                 redisAppendCommand(q->rc, "HINCRBY %smetrics:latency %s %lld",
-                                   q->prefix, wp_metrics_bucket_name[i],
+                                   q->prefix, wp_latency_field[i],
                                    (long long) m->bucket[i]);
                 n++;
             }

@@ -9,9 +9,8 @@
 
 #include <stdint.h>
 
+#include "latency.h"
 #include "queue.h"
-
-#define WP_METRICS_BUCKETS  8   /* le_50 .. le_5000, le_inf */
 
 typedef struct {
     int64_t  sent;             /* 2xx answers */
@@ -22,7 +21,7 @@ typedef struct {
     int64_t  disabled;         /* subscriptions disabled (404/410) */
     int64_t  expired;          /* jobs or retries dropped by their TTL */
     int64_t  jobs_done;        /* NotificationLog rows written */
-    int64_t  bucket[WP_METRICS_BUCKETS];
+    int64_t  bucket[WP_LATENCY_BUCKETS];   /* latency.h */
     int64_t  sum_ms;
     int64_t  count;
 } wp_metrics_t;

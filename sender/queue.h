@@ -40,8 +40,8 @@
  *                                             because their TTL passed
  *                             jobs_done       NotificationLog rows written
  *   <prefix>metrics:latency hash, push-service response time histogram:
- *                           le_50 le_100 le_250 le_500 le_1000 le_2500
- *                           le_5000 le_inf are NON-cumulative counts (an
+ *                           le_1 le_2 le_5 ... le_5000 le_inf (lib/
+ *                           latency.h) are NON-cumulative counts (an
  *                           answer of 180 ms adds 1 to le_250 only; sum
  *                           them up to render Prometheus buckets), sum_ms
  *                           and count over all answers

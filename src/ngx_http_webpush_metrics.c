@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_webpush.h"
+#include "latency.h"
 
 
 #define NGX_HTTP_WEBPUSH_STATUS_MAX    600
@@ -51,7 +52,7 @@ typedef struct {
     long long            queue[6];      /* xlen pending lag zsched zretry
                                            xdead */
     ngx_str_t            counters;      /* "name value\n"... */
-    long long            latency[8];
+    long long            latency[WP_LATENCY_BUCKETS];
     long long            latency_sum;
     long long            latency_count;
     ngx_flag_t           has_latency;
@@ -104,14 +105,6 @@ static const char  *ngx_http_webpush_sender_fields[] = {
     "disabled", "expired", "jobs_done", NULL
 };
 
-static const char  *ngx_http_webpush_latency_fields[] = {
-    "le_50", "le_100", "le_250", "le_500", "le_1000", "le_2500", "le_5000",
-    "le_inf", NULL
-};
-
-static const char  *ngx_http_webpush_latency_le[] = {
-    "50", "100", "250", "500", "1000", "2500", "5000", "+Inf"
-};
 
 
 ngx_int_t
@@ -478,10 +471,9 @@ ngx_http_webpush_metrics_done(void *data, redisReply *reply, ngx_int_t rc)
                 continue;
             }
 
-            for (j = 0; ngx_http_webpush_latency_fields[j]; j++) {
-                if (ngx_strlen(ngx_http_webpush_latency_fields[j]) == e->len
-                    && ngx_strncmp(ngx_http_webpush_latency_fields[j],
-                                   e->str, e->len) == 0)
+            for (j = 0; j < WP_LATENCY_BUCKETS; j++) {
+                if (ngx_strlen(wp_latency_field[j]) == e->len
+                    && ngx_strncmp(wp_latency_field[j], e->str, e->len) == 0)
                 {
                     sc->latency[j] = rc;
                 }
@@ -564,7 +556,8 @@ ngx_http_webpush_metrics_send(ngx_http_request_t *r,
     nroutes = ngx_min(nroutes, NGX_HTTP_WEBPUSH_MAX_ROUTES);
 
     /* bound: every (route, status) pair seen, plus the fixed part */
-    size = NGX_HTTP_WEBPUSH_METRICS_FIXED;
+    size = NGX_HTTP_WEBPUSH_METRICS_FIXED
+           + WP_LATENCY_BUCKETS * NGX_HTTP_WEBPUSH_METRICS_LINE;
 
     if (sh) {
         for (i = 0; i < nroutes; i++) {
@@ -736,11 +729,16 @@ ngx_http_webpush_metrics_send(ngx_http_request_t *r,
 
         cum = 0;
 
-        for (i = 0; i < 8; i++) {
+        for (i = 0; i < WP_LATENCY_BUCKETS; i++) {
             cum += sc->latency[i];
             p = ngx_slprintf(p, last,
-                "webpush_sender_delivery_latency_ms_bucket{le=\"%s\"} %L\n",
-                ngx_http_webpush_latency_le[i], cum);
+                                 "webpush_sender_delivery_latency_ms_bucket");
+            if (i < WP_LATENCY_BUCKETS - 1) {
+                p = ngx_slprintf(p, last, "{le=\"%L\"} %L\n",
+                                 (int64_t) wp_latency_le_ms[i], cum);
+            } else {
+                p = ngx_slprintf(p, last, "{le=\"+Inf\"} %L\n", cum);
+            }
         }
 
         p = ngx_slprintf(p, last,

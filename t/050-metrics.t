@@ -36,9 +36,10 @@ sub seed_redis {
     main::redis('HSET', "${p}metrics", 'sent', '5', 'failed_4xx', '2',
                 'failed_5xx', '1', 'failed_network', '0', 'retried', '3',
                 'disabled', '1', 'expired', '0', 'jobs_done', '4');
-    main::redis('HSET', "${p}metrics:latency", 'le_50', '3', 'le_100', '1',
-                'le_250', '0', 'le_500', '0', 'le_1000', '0', 'le_2500', '0',
-                'le_5000', '0', 'le_inf', '1', 'sum_ms', '6100', 'count', '5');
+    main::redis('HSET', "${p}metrics:latency", 'le_1', '2', 'le_10', '1',
+                'le_50', '3', 'le_100', '1', 'le_250', '0', 'le_500', '0',
+                'le_1000', '0', 'le_2500', '0', 'le_5000', '0', 'le_inf', '1',
+                'sum_ms', '6120', 'count', '8');
 }
 
 seed_redis();
@@ -89,12 +90,17 @@ like($body, qr/^webpush_sender_failed_total\{class="network"\} 0$/m, 'network');
 like($body, qr/^webpush_sender_retried_total 3$/m, 'retried');
 like($body, qr/^webpush_sender_disabled_total 1$/m, 'disabled');
 like($body, qr/^webpush_sender_jobs_done_total 4$/m, 'jobs done');
-like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="50"\} 3$/m, 'le 50');
-like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="100"\} 4$/m, 'cumulative le 100');
-like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="5000"\} 4$/m, 'cumulative le 5000');
-like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="\+Inf"\} 5$/m, '+Inf');
-like($body, qr/^webpush_sender_delivery_latency_ms_sum 6100$/m, 'sum');
-like($body, qr/^webpush_sender_delivery_latency_ms_count 5$/m, 'count');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="1"\} 2$/m, 'le 1');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="5"\} 2$/m, 'cumulative le 5 (le_2, le_5 absent: 0)');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="10"\} 3$/m, 'cumulative le 10');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="50"\} 6$/m, 'cumulative le 50');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="100"\} 7$/m, 'cumulative le 100');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="5000"\} 7$/m, 'cumulative le 5000');
+like($body, qr/^webpush_sender_delivery_latency_ms_bucket\{le="\+Inf"\} 8$/m, '+Inf');
+my @le = $body =~ /^webpush_sender_delivery_latency_ms_bucket\{le="([^"]+)"\}/mg;
+is("@le", '1 2 5 10 25 50 100 250 500 1000 2500 5000 +Inf', 'the buckets, in order');
+like($body, qr/^webpush_sender_delivery_latency_ms_sum 6120$/m, 'sum');
+like($body, qr/^webpush_sender_delivery_latency_ms_count 8$/m, 'count');
 like($body, qr/^webpush_db_pool_connections\{state="idle"\} \d+$/m, 'pool');
 like($body, qr/^# HELP webpush_db_pool_connections .*the worker that answered/m, 'pool HELP says per worker');
 

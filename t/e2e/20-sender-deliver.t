@@ -137,8 +137,8 @@ my $payload = { title => "Concert moved \x{2713}", body => 'Now at 21:00' };
     ok(($m{jobs_done} // 0) >= 4, '... jobs_done counted');
     my %h = split /\n/, redis('--raw', 'HGETALL', "${prefix}metrics:latency");
     my $sum = 0;
-    $sum += $h{$_} // 0 for qw(le_50 le_100 le_250 le_500 le_1000 le_2500
-                                le_5000 le_inf);
+    $sum += $h{$_} // 0 for qw(le_1 le_2 le_5 le_10 le_25 le_50 le_100
+                                le_250 le_500 le_1000 le_2500 le_5000 le_inf);
     is($sum, $h{count}, 'latency buckets are non-cumulative: sum = count');
     ok(defined $h{sum_ms}, '... sum_ms present');
     my $score = redis('--raw', 'ZSCORE', "${prefix}senders", 't20a');
