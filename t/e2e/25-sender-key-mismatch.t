@@ -251,6 +251,23 @@ my %asked;              # requests per orphaned subscription after job 1
         or diag(explain($n));
 }
 
+# ---- b2. a shared circuit that a key mismatch opened ----------------------
+# Another sender, without our evidence yet, opened A's shared circuit on a
+# mismatch answer; this sender has seen A take our key: it drops that key
+# and goes on, where a circuit for any other 401/403 is honoured (21).
+{
+    redis('SET', "${prefix}circuit:$aud{A}",
+          'HTTP 403: { "reason": "VapidPkHashMismatch" }', 'PX', 60000);
+    sleep 1.2;          # a sender looks at the shared key once a second
+    my $t0 = time();
+    my $j = enqueue($prefix, job_json(to => { userIds => \@users }));
+    my $l = wait_log($j, 15);
+    is($l && "$l->{sentCount}/$l->{failedCount}", '8/0',
+       'b2: a shared circuit opened by a key mismatch: the 8 are sent');
+    ok(time() - $t0 < 10, '... at once, not after the circuit\'s 60 s');
+    is(rexists("${prefix}circuit:$aud{A}"), 0, '... and the shared key is gone');
+}
+
 # ---- c. the module's subscribe route clears the flag -----------------------
 SKIP: {
     my $ngx_bin = $ENV{TEST_NGINX_BINARY} || 'nginx';
