@@ -14,6 +14,8 @@
 #include "sendreq.h"
 
 #define WP_JOB_MAX_BACKOFF   3600000 /* ms: one backoff step at most */
+#define WP_JOB_SMALL_USERS    100    /* "small": userId, or this many userIds */
+#define WP_JOB_SMALL_PER_PAGE 16     /* small jobs run between two pages */
 
 
 
@@ -116,6 +118,27 @@ wp_job_push_error(wp_sender_t *s, const wp_send_req_t *req,
         wp_log(s->log, WP_LOG_WARN, "could not record PushError",
                "error", msg, NULL);
     }
+}
+
+
+/*
+ * May this sender go on with e?  Not when another sender took it over
+ * (it sat idle past WEBPUSH_CLAIM_IDLE, e.g. during an outage here): that
+ * one resumes from the checkpoint.  Renews the lease when it is ours.
+ */
+static int
+wp_job_keep(wp_sender_t *s, const wp_queue_entry_t *e, const char *jobid)
+{
+    int  rc;
+
+    rc = wp_queue_renew(s->q, e->id);
+
+    if (rc == 0) {
+        wp_log(s->log, WP_LOG_WARN, "job taken over by another sender:"
+               " stopping here", "job", jobid, "entry", e->id, NULL);
+    }
+
+    return rc > 0;
 }
 
 
@@ -421,6 +444,11 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         w[i].auth = PQgetvalue(page, i, WP_AUD_AUTH);
     }
 
+    /* ours, and kept ours for the length of a page */
+    if (!wp_job_keep(s, e, msg->req->id)) {
+        goto done;
+    }
+
     if (wp_engine_run(&s->engine, w, n, s->stop) != 0) {
         goto done;          /* stopping: the page is redone elsewhere */
     }
@@ -451,7 +479,7 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         }
     }
 
-    if (wp_job_mark_subs(s, w, n) != 0) {
+    if (wp_job_mark_subs(s, w, n) != 0 || !wp_job_keep(s, e, msg->req->id)) {
         goto done;
     }
 
@@ -474,6 +502,42 @@ done:
     free(deads);
 
     return rc;
+}
+
+
+/*
+ * Between two pages of a broadcast: the jobs for one user or a few that
+ * wait next in the stream go out now (each a whole job of its own:
+ * checkpoint, ack, NotificationLog), instead of after the broadcast.  Not
+ * from inside one of them, and at most WP_JOB_SMALL_PER_PAGE at a time, so
+ * the broadcast keeps going.  A job that fails stays pending as usual.
+ */
+static void
+wp_job_run_small(wp_sender_t *s)
+{
+    int               i;
+    wp_queue_entry_t  e;
+
+    if (s->nested) {
+        return;
+    }
+
+    s->nested = 1;
+
+    for (i = 0; i < WP_JOB_SMALL_PER_PAGE && !*s->stop && s->q->rc; i++) {
+        memset(&e, 0, sizeof(e));
+
+        if (wp_queue_next_small(s->q, WP_JOB_SMALL_USERS, &e) != 1) {
+            break;
+        }
+
+        wp_log(s->log, WP_LOG_DEBUG, "small job between broadcast pages",
+               "entry", e.id, NULL);
+        (void) wp_job_run(s, &e);
+        wp_queue_entry_free(&e);
+    }
+
+    s->nested = 0;
 }
 
 
@@ -596,6 +660,10 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
 
         /* Retries and other periodic work go on during a long fan-out. */
         wp_sender_tick(s, 0);
+
+        if (req.to == WP_SEND_TO_TOPIC || req.to == WP_SEND_TO_ALL) {
+            wp_job_run_small(s);
+        }
 
         pg = wp_job_pg(s);
         if (pg == NULL) {

@@ -45,6 +45,7 @@ typedef struct {
     int64_t                       last_retry_ms;
     int64_t                       last_finish_ms;
     int64_t                       last_flush_ms;
+    int                           nested;     /* in a broadcast's pause */
 } wp_sender_t;
 
 int wp_sender_init(wp_sender_t *s, wp_sender_conf_t *conf, wp_log_t *log,

@@ -207,42 +207,18 @@ wp_queue_entry(redisReply *item, wp_queue_entry_t *e)
 }
 
 
-int
-wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
+/*
+ * The one entry of an XREADGROUP reply r (freed here) into *e, counted as
+ * handed out `deliveries` times at least.  1, 0 when none (nil or an empty
+ * list), -1 on an error.
+ */
+static int
+wp_queue_read_one(wp_queue_t *q, redisReply *r, int64_t deliveries,
     wp_queue_entry_t *e)
 {
     int          rc;
-    redisReply  *r, *list;
+    redisReply  *list;
 
-    /* A dead consumer's jobs first: they are the oldest. */
-    r = wp_queue_cmd(q, "XAUTOCLAIM %sjobs %s %s %lld 0-0 COUNT 1", q->prefix,
-                     WP_QUEUE_GROUP, q->consumer, (long long) claim_idle_ms);
-    if (r == NULL) {
-        return -1;
-    }
-
-    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
-        && r->element[1]->type == REDIS_REPLY_ARRAY
-        && r->element[1]->elements > 0)
-    {
-        rc = wp_queue_entry(r->element[1]->element[0], e);
-        freeReplyObject(r);
-        if (rc != 0) {
-            return -1;
-        }
-        e->deliveries = 2;  /* at least: somebody had it before */
-        return 1;
-    }
-
-    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
-    freeReplyObject(r);
-    if (rc) {
-        return -1;
-    }
-
-    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %lld"
-                     " STREAMS %sjobs >", WP_QUEUE_GROUP, q->consumer,
-                     (long long) block_ms, q->prefix);
     if (r == NULL) {
         return -1;
     }
@@ -277,50 +253,104 @@ wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
         return -1;
     }
 
-    e->deliveries = 1;
+    e->deliveries = deliveries;
 
     return 1;
 }
 
 
 int
-wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
+wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
+    wp_queue_entry_t *e)
 {
     int          rc;
-    redisReply  *r, *list;
+    redisReply  *r;
 
-    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %sjobs 0",
-                     WP_QUEUE_GROUP, q->consumer, q->prefix);
+    /* A dead consumer's jobs first: they are the oldest. */
+    r = wp_queue_cmd(q, "XAUTOCLAIM %sjobs %s %s %lld 0-0 COUNT 1", q->prefix,
+                     WP_QUEUE_GROUP, q->consumer, (long long) claim_idle_ms);
     if (r == NULL) {
         return -1;
     }
 
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1
-        || r->element[0]->type != REDIS_REPLY_ARRAY
-        || r->element[0]->elements != 2
-        || r->element[0]->element[1]->type != REDIS_REPLY_ARRAY)
+    if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2
+        && r->element[1]->type == REDIS_REPLY_ARRAY
+        && r->element[1]->elements > 0)
     {
-        rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
+        rc = wp_queue_entry(r->element[1]->element[0], e);
         freeReplyObject(r);
-        return rc;
+        if (rc != 0) {
+            return -1;
+        }
+        e->deliveries = 2;  /* at least: somebody had it before */
+        return 1;
     }
 
-    list = r->element[0]->element[1];
-    if (list->elements == 0) {
-        freeReplyObject(r);
-        return 0;
-    }
-
-    rc = wp_queue_entry(list->element[0], e);
+    rc = r->type == REDIS_REPLY_ERROR ? -1 : 0;
     freeReplyObject(r);
-
-    if (rc != 0) {
+    if (rc) {
         return -1;
     }
 
-    e->deliveries = 2;
+    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 BLOCK %lld"
+                     " STREAMS %sjobs >", WP_QUEUE_GROUP, q->consumer,
+                     (long long) block_ms, q->prefix);
 
-    return 1;
+    return wp_queue_read_one(q, r, 1, e);
+}
+
+
+int
+wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
+{
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "XREADGROUP GROUP %s %s COUNT 1 STREAMS %sjobs 0",
+                     WP_QUEUE_GROUP, q->consumer, q->prefix);
+
+    return wp_queue_read_one(q, r, 2, e);
+}
+
+
+/*
+ * KEYS[1] = jobs; ARGV = group, consumer, most user ids.  The entry next
+ * in line for the group (after its last-delivered id), handed to this
+ * consumer only when its job is for one user or a few: decided and taken
+ * in one step, so no other sender's entry or a broadcast is ever taken.
+ */
+static const char  wp_queue_small_lua[] =
+    "local last "
+    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "
+    "  local f = {} "
+    "  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end "
+    "  if f['name'] == ARGV[1] then last = f['last-delivered-id'] end "
+    "end "
+    "if not last then return false end "
+    "local e = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1) "
+    "if #e == 0 then return false end "
+    "local job "
+    "for i = 1, #e[1][2], 2 do "
+    "  if e[1][2][i] == 'job' then job = e[1][2][i + 1] end "
+    "end "
+    "local ok, j = pcall(cjson.decode, job or '') "
+    "if not ok or type(j) ~= 'table' or type(j.to) ~= 'table' then "
+    "  return false end "
+    "local to = j.to "
+    "if not (type(to.userId) == 'string' or (type(to.userIds) == 'table'"
+    "        and #to.userIds <= tonumber(ARGV[3]))) then return false end "
+    "return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1,"
+    " 'STREAMS', KEYS[1], '>')";
+
+
+int
+wp_queue_next_small(wp_queue_t *q, int max_users, wp_queue_entry_t *e)
+{
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %d", wp_queue_small_lua,
+                     q->prefix, WP_QUEUE_GROUP, q->consumer, max_users);
+
+    return wp_queue_read_one(q, r, 1, e);
 }
 
 
@@ -379,6 +409,39 @@ wp_queue_goodbye(wp_queue_t *q)
 {
     (void) wp_queue_exec(q, "DEL %ssender:%s", q->prefix, q->consumer);
     (void) wp_queue_exec(q, "ZREM %ssenders %s", q->prefix, q->consumer);
+}
+
+
+/*
+ * KEYS[1] = jobs; ARGV = group, consumer, entry id.  1 with the entry's
+ * idle time back to 0 when it is pending at this consumer, else 0.
+ */
+static const char  wp_queue_renew_lua[] =
+    "local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1) "
+    "if #p == 0 or p[1][2] ~= ARGV[2] then return 0 end "
+    "redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID') "
+    "return 1";
+
+
+int
+wp_queue_renew(wp_queue_t *q, const char *id)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %s", wp_queue_renew_lua,
+                     q->prefix, WP_QUEUE_GROUP, q->consumer, id);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
+    if (rc < 0 && r->type != REDIS_REPLY_ERROR) {
+        snprintf(q->err, sizeof(q->err), "renew: unexpected reply");
+    }
+    freeReplyObject(r);
+
+    return rc;
 }
 
 

@@ -101,6 +101,24 @@ int wp_queue_next(wp_queue_t *q, int64_t block_ms, int64_t claim_idle_ms,
  */
 int wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e);
 
+/*
+ * The next new entry, only when its job is addressed to one user or to at
+ * most max_users (userId / userIds): what a sender runs between the pages
+ * of a broadcast, so that such jobs do not wait for the whole broadcast.
+ * Returns 1 with *e filled, 0 when the next entry is anything else or
+ * there is none, -1 on a Redis error.
+ */
+int wp_queue_next_small(wp_queue_t *q, int max_users, wp_queue_entry_t *e);
+
+/*
+ * Keep a job being worked on: when entry id is pending at this consumer,
+ * set its idle time back to 0 (so no XAUTOCLAIM takes a long fan-out from
+ * a live sender) and return 1.  0 when it is not: another sender took it
+ * over after WEBPUSH_CLAIM_IDLE (and resumes it from the checkpoint, or
+ * has finished it already), so this one must stop.  -1 on a Redis error.
+ */
+int wp_queue_renew(wp_queue_t *q, const char *id);
+
 /* XACK the entry (and XDEL it: the job's record lives in PostgreSQL). */
 int wp_queue_ack(wp_queue_t *q, const char *id);
 
