@@ -513,7 +513,7 @@ done:
  * the broadcast keeps going.  A job that fails stays pending as usual.
  */
 static void
-wp_job_run_small(wp_sender_t *s)
+wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
 {
     int               i;
     wp_queue_entry_t  e;
@@ -535,6 +535,12 @@ wp_job_run_small(wp_sender_t *s)
                "entry", e.id, NULL);
         (void) wp_job_run(s, &e);
         wp_queue_entry_free(&e);
+
+        /* a small job may meet a slow push service: keep the broadcast's
+         * entry ours meanwhile (its next page checks it anyway) */
+        if (wp_queue_renew(s->q, outer->id) != 1) {
+            break;
+        }
     }
 
     s->nested = 0;
@@ -662,7 +668,7 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         wp_sender_tick(s, 0);
 
         if (req.to == WP_SEND_TO_TOPIC || req.to == WP_SEND_TO_ALL) {
-            wp_job_run_small(s);
+            wp_job_run_small(s, e);
         }
 
         pg = wp_job_pg(s);
