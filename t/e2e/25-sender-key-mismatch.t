@@ -11,6 +11,8 @@
 #      its evidence as <prefix>keyok:<aud> and logs a warning;
 #   b. flagged subscriptions are left out of audiences (userIds, topic,
 #      userId): not counted, never asked again;
+#   b2. a shared circuit that a key mismatch opened (another sender's) is
+#      dropped by a sender that has seen the origin take our key;
 #   c. the module's subscribe route (a private nginx with the module, its
 #      allow-list naming the mock): the same endpoint with new keys clears
 #      the flag, with identical keys keeps it;
