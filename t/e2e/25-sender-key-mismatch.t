@@ -261,12 +261,10 @@ my %asked;              # requests per orphaned subscription after job 1
     redis('SET', "${prefix}circuit:$aud{A}",
           'HTTP 403: { "reason": "VapidPkHashMismatch" }', 'PX', 60000);
     sleep 1.2;          # a sender looks at the shared key once a second
-    my $t0 = time();
     my $j = enqueue($prefix, job_json(to => { userIds => \@users }));
-    my $l = wait_log($j, 15);
+    my $l = wait_log($j, 15);           # the circuit would hold it 60 s
     is($l && "$l->{sentCount}/$l->{failedCount}", '8/0',
        'b2: a shared circuit opened by a key mismatch: the 8 are sent');
-    ok(time() - $t0 < 10, '... at once, not after the circuit\'s 60 s');
     is(rexists("${prefix}circuit:$aud{A}"), 0, '... and the shared key is gone');
 }
 

@@ -49,7 +49,6 @@ sub finished_ms {       # when a job's NotificationLog row was written
                    FROM "NotificationLog" WHERE id = '$id'});
 }
 
-my $t0 = time();
 my $bc = enqueue($prefix, job_json(to => { topic => $topic }));
 # wait until the broadcast is under way (its progress hash exists)
 wait_for(sub {
@@ -68,7 +67,7 @@ ok($l1 && $l2 && $lb, 'the broadcast and the small jobs all finish')
     or diag(slurp($snd->{log}));
 
 SKIP: {
-    skip 'a job did not finish', 8 unless $l1 && $l2 && $lb;
+    skip 'a job did not finish', 7 unless $l1 && $l2 && $lb;
 
     is("$l1->{subscriptionCount}/$l1->{sentCount}", '1/1',
        'userId job: 1 subscription, sent');
@@ -78,9 +77,6 @@ SKIP: {
        'the userId job finished before the broadcast it was queued behind');
     ok(finished_ms($j2) < finished_ms($bc),
        '... and so did the small userIds job');
-    ok(finished_ms($j1) - $t0 * 1000 < 1500,
-       '... within a page or two of being queued, not after the broadcast')
-        or diag('finished after ' . (finished_ms($j1) - $t0 * 1000) . ' ms');
     is("$lb->{subscriptionCount}/$lb->{sentCount}/$lb->{failedCount}",
        '60/60/0', 'the broadcast: 60 subscriptions, all sent');
 
