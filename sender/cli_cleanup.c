@@ -49,6 +49,13 @@ typedef struct {
     int          sub;               /* uses sub_days, else log_days */
 } clean_table_t;
 
+/* flagged (sql/003) and the subscription not seen, both over $1 days */
+#define CLEAN_FLAGGED                                                        \
+    " FROM \"PushSubscription\" s JOIN \"PushSubscriptionKeyMismatch\" k"  \
+    " ON k.\"subscriptionId\" = s.\"id\""                                   \
+    " WHERE k.\"createdAt\" < LOCALTIMESTAMP - make_interval(days => $1)"   \
+    " AND s.\"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
+
 static const clean_table_t  clean_tables[] = {
     { "disabled subscriptions",
       "SELECT count(*) FROM \"PushSubscription\" WHERE NOT \"enabled\""
@@ -61,17 +68,9 @@ static const clean_table_t  clean_tables[] = {
     /* flagged by a sender (sql/003) and not posted again since: the
      * browser never subscribed with our key, nothing reaches it */
     { "subscriptions made with another VAPID key",
-      "SELECT count(*) FROM \"PushSubscription\" s"
-      " JOIN \"PushSubscriptionKeyMismatch\" k"
-      " ON k.\"subscriptionId\" = s.\"id\""
-      " WHERE k.\"createdAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
-      " AND s.\"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)",
+      "SELECT count(*)" CLEAN_FLAGGED,
       "DELETE FROM \"PushSubscription\" WHERE \"id\" IN (SELECT s.\"id\""
-      " FROM \"PushSubscription\" s JOIN \"PushSubscriptionKeyMismatch\" k"
-      " ON k.\"subscriptionId\" = s.\"id\""
-      " WHERE k.\"createdAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
-      " AND s.\"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)"
-      " LIMIT $2 FOR UPDATE OF s SKIP LOCKED)"
+      CLEAN_FLAGGED " LIMIT $2 FOR UPDATE OF s SKIP LOCKED)"
       " AND \"lastSeenAt\" < LOCALTIMESTAMP - make_interval(days => $1)",
       1 },
     { "NotificationLog rows",

@@ -186,15 +186,15 @@ wp_engine_done(wp_work_t *w, wp_result_t r)
 }
 
 
-/* Run one Redis command on the queue's connection; NULL when there is
- * none or it failed (then it is closed: the main loop reconnects). */
+/* Run one Redis command on the queue's connection; NULL when it is down
+ * or the command failed (then it is closed: the main loop reconnects). */
 static redisReply *
 wp_engine_redis(wp_engine_t *e, const char *fmt, ...)
 {
     va_list      ap;
     redisReply  *r;
 
-    if (e->q == NULL || e->q->rc == NULL) {
+    if (e->q->rc == NULL) {
         return NULL;
     }
 
@@ -230,7 +230,7 @@ wp_engine_shared_circuit(wp_engine_t *e, wp_origin_t *o, int64_t now)
     r = wp_engine_redis(e, "EVAL %s 1 %scircuit:%s",
                         "return {redis.call('GET', KEYS[1]),"
                         " redis.call('PTTL', KEYS[1])}",
-                        e->q ? e->q->prefix : "", o->aud);
+                        e->q->prefix, o->aud);
     if (r == NULL) {
         return;
     }
@@ -247,10 +247,9 @@ wp_engine_shared_circuit(wp_engine_t *e, wp_origin_t *o, int64_t now)
             r = wp_engine_redis(e, "DEL %scircuit:%s", e->q->prefix, o->aud);
 
         } else if (now + r->element[1]->integer > o->circuit_until_ms) {
-            o->circuit_until_ms = now + r->element[1]->integer;
-            o->circuit_mismatch = mismatch;
-            snprintf(o->circuit_reason, sizeof(o->circuit_reason),
-                     "circuit open (401/403 seen by a sender)");
+            (void) wp_origin_on_config_error(o, now, r->element[1]->integer,
+                                             "circuit open (401/403 seen by"
+                                             " a sender)", mismatch);
         }
     }
 
@@ -277,7 +276,7 @@ wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
         wp_log(e->log, WP_LOG_INFO, "push service took our VAPID key:"
                " circuit closed, the key mismatches were about single"
                " subscriptions", "aud", o->aud, NULL);
-        r = wp_engine_redis(e, "DEL %scircuit:%s", e->q ? e->q->prefix : "",
+        r = wp_engine_redis(e, "DEL %scircuit:%s", e->q->prefix,
                             o->aud);
         if (r != NULL) {
             freeReplyObject(r);
@@ -286,7 +285,7 @@ wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
 
     if (first) {
         r = wp_engine_redis(e, "SET %skeyok:%s %s EX %d",
-                            e->q ? e->q->prefix : "", o->aud,
+                            e->q->prefix, o->aud,
                             wp_vapid_key_public(e->conf->vapid),
                             WP_ENGINE_KEYOK_TTL);
         if (r != NULL) {
@@ -308,7 +307,7 @@ wp_engine_key_known(wp_engine_t *e, wp_origin_t *o, int64_t now)
 
     o->keyok_checked_ms = now;
 
-    r = wp_engine_redis(e, "GET %skeyok:%s", e->q ? e->q->prefix : "",
+    r = wp_engine_redis(e, "GET %skeyok:%s", e->q->prefix,
                         o->aud);
     if (r == NULL) {
         return 0;
@@ -639,7 +638,7 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
                    " subject", "aud", o->aud, "reason", w->reason, NULL);
 
             rr = wp_engine_redis(e, "SET %scircuit:%s %s PX %lld",
-                                 e->q ? e->q->prefix : "", o->aud, w->reason,
+                                 e->q->prefix, o->aud, w->reason,
                                  (long long) e->conf->circuit_open_ms);
             if (rr) {
                 freeReplyObject(rr);

@@ -92,7 +92,8 @@ typedef struct {
     const wp_sender_conf_t  *conf;
     wp_log_t                *log;
     wp_metrics_t            *metrics;
-    wp_queue_t              *q;          /* circuit markers (best effort) */
+    wp_queue_t              *q;          /* circuit and keyok markers (best
+                                            effort: its link may be down) */
 } wp_engine_t;
 
 int wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf,
