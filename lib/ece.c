@@ -25,6 +25,8 @@ struct wp_ece_s {
     EVP_CIPHER      *aes;           /* AES-128-GCM, fetched once */
     EVP_CIPHER_CTX  *cctx;
     wp_p256_ctx_t   *ec;            /* P-256 group, points, scalar, reused */
+    wp_p256_agree_t  agree[WP_ECE_BATCH];
+    uint8_t          salts[WP_ECE_BATCH][WP_SALT_LEN];
 };
 
 
@@ -185,23 +187,44 @@ wp_ece_content_keys(wp_ece_t *e, const uint8_t *ikm, size_t ikmlen,
 }
 
 
-/*
- * The sender's key schedule with the sender's scalar already in e->ec
- * (fresh, or given for test vectors): check the subscriber's point, ECDH,
- * then both HKDFs.
- */
+/* After ECDH (k->ecdh_secret): both HKDFs, down to the CEK and nonce. */
 static int
 wp_ece_sender_keys(wp_ece_t *e, const uint8_t as_public[65],
     const uint8_t ua_public[65], const uint8_t auth[16],
     const uint8_t salt[16], wp_ece_keys_t *k, wp_err_t *err)
 {
-    if (wp_p256_ctx_set_peer(e->ec, ua_public, "keys.p256dh", err) != 0
-        || wp_p256_ctx_ecdh(e->ec, k->ecdh_secret, err) != 0
-        || wp_ece_webpush_ikm(e, auth, ua_public, as_public, k, err) != 0
+    if (wp_ece_webpush_ikm(e, auth, ua_public, as_public, k, err) != 0
         || wp_ece_content_keys(e, k->ikm, 32, salt, k, err) != 0)
     {
         return -1;
     }
+
+    return 0;
+}
+
+
+/* One key agreement with a given scalar (vectors, decryption). */
+static int
+wp_ece_agree_one(wp_ece_t *e, const uint8_t priv[WP_P256_PRIV_LEN],
+    const char *priv_field, const uint8_t peer[WP_P256_PUB_LEN],
+    const char *peer_field, uint8_t pub[WP_P256_PUB_LEN],
+    uint8_t secret[32], wp_err_t *err)
+{
+    wp_p256_agree_t  *a;
+
+    a = &e->agree[0];
+    a->priv = priv;
+    a->priv_field = priv_field;
+    a->peer = peer;
+    a->peer_field = peer_field;
+
+    if (wp_p256_ctx_agree(e->ec, a, 1) != 0) {
+        return wp_err_copy(err, &a->err);
+    }
+
+    memcpy(pub, a->pub, WP_P256_PUB_LEN);
+    memcpy(secret, a->secret, 32);
+    OPENSSL_cleanse(a->secret, 32);
 
     return 0;
 }
@@ -213,17 +236,13 @@ wp_ece_derive(wp_ece_t *e, const uint8_t as_private[WP_P256_PRIV_LEN],
     const uint8_t salt[WP_SALT_LEN], uint8_t as_public[WP_P256_PUB_LEN],
     wp_ece_keys_t *k, wp_err_t *err)
 {
-    int  rc;
-
-    rc = wp_p256_ctx_set_private(e->ec, as_private, as_public, "as_private",
-                                 err);
-    if (rc == 0) {
-        rc = wp_ece_sender_keys(e, as_public, ua_public, auth, salt, k, err);
+    if (wp_ece_agree_one(e, as_private, "as_private", ua_public,
+                         "keys.p256dh", as_public, k->ecdh_secret, err) != 0)
+    {
+        return -1;
     }
 
-    wp_p256_ctx_clear(e->ec);
-
-    return rc;
+    return wp_ece_sender_keys(e, as_public, ua_public, auth, salt, k, err);
 }
 
 
@@ -255,43 +274,43 @@ wp_ece_check_sizes(size_t ptlen, size_t padlen, size_t cap, size_t *bodylen,
 }
 
 
-/* Header + one record, sender scalar already in e->ec (wiped here). */
+/* Header + one record for m, its key agreement done in a. */
 static int
-wp_ece_seal(wp_ece_t *e, const uint8_t as_public[65],
-    const uint8_t ua_public[65], const uint8_t auth[16],
-    const uint8_t salt[16], const uint8_t *pt, size_t ptlen, size_t padlen,
-    uint8_t *out, size_t bodylen, wp_err_t *err)
+wp_ece_seal(wp_ece_t *e, const wp_p256_agree_t *a, const uint8_t salt[16],
+    wp_ece_msg_t *m, size_t bodylen)
 {
     int             n, rc;
-    uint8_t        *rec;
+    uint8_t        *out, *rec;
     size_t          reclen;
     wp_ece_keys_t   k;
 
-    rc = wp_ece_sender_keys(e, as_public, ua_public, auth, salt, &k, err);
-    wp_p256_ctx_clear(e->ec);
+    memcpy(k.ecdh_secret, a->secret, 32);
 
-    if (rc != 0) {
+    if (wp_ece_sender_keys(e, a->pub, m->ua_public, m->auth, salt, &k,
+                           &m->err) != 0)
+    {
         OPENSSL_cleanse(&k, sizeof(k));
         return -1;
     }
 
+    out = m->out;
     memcpy(out, salt, WP_SALT_LEN);
     out[16] = (uint8_t) (WP_ECE_RS >> 24);
     out[17] = (uint8_t) (WP_ECE_RS >> 16);
     out[18] = (uint8_t) (WP_ECE_RS >> 8);
     out[19] = (uint8_t) WP_ECE_RS;
     out[20] = WP_P256_PUB_LEN;
-    memcpy(out + 21, as_public, WP_P256_PUB_LEN);
+    memcpy(out + 21, a->pub, WP_P256_PUB_LEN);
 
     /* Lay out pt || 0x02 || zeros, then encrypt in place (GCM allows it). */
     rec = out + WP_ECE_HEADER_LEN;
-    reclen = ptlen + 1 + padlen;
+    reclen = m->ptlen + 1 + m->padlen;
 
-    if (ptlen) {
-        memmove(rec, pt, ptlen);
+    if (m->ptlen) {
+        memmove(rec, m->pt, m->ptlen);
     }
-    rec[ptlen] = 0x02;
-    memset(rec + ptlen + 1, 0, padlen);
+    rec[m->ptlen] = 0x02;
+    memset(rec + m->ptlen + 1, 0, m->padlen);
 
     rc = (EVP_EncryptInit_ex2(e->cctx, e->aes, k.cek, k.nonce, NULL) == 1
           && EVP_EncryptUpdate(e->cctx, rec, &n, rec, (int) reclen) == 1
@@ -305,8 +324,126 @@ wp_ece_seal(wp_ece_t *e, const uint8_t as_public[65],
 
     if (rc != 0) {
         OPENSSL_cleanse(out, bodylen);
-        return wp_err_set(err, WP_E_CRYPTO, "", "AES-128-GCM failed");
+        return wp_err_set(&m->err, WP_E_CRYPTO, "", "AES-128-GCM failed");
     }
+
+    return 0;
+}
+
+
+/*
+ * Seal m[0..n-1], n <= WP_ECE_BATCH, with one batched key agreement.  A
+ * given sender scalar and salt (test vectors) only with n == 1: a fresh
+ * key and salt for every message otherwise (RFC 8291 §3.1), never kept.
+ */
+static int
+wp_ece_seal_batch(wp_ece_t *e, wp_ece_msg_t *m, size_t n,
+    const uint8_t *as_private, const uint8_t *salt)
+{
+    int               failed;
+    size_t            i, j, k, idx[WP_ECE_BATCH], bodylen[WP_ECE_BATCH];
+    wp_p256_agree_t  *a;
+
+    failed = 0;
+
+    for (i = 0; i < n; i++) {
+        m[i].outlen = 0;
+        m[i].rc = -1;
+    }
+
+    /* One DRBG draw for the whole batch's salts. */
+    if (salt == NULL
+        && RAND_bytes(e->salts[0], (int) (n * WP_SALT_LEN)) != 1)
+    {
+        for (i = 0; i < n; i++) {
+            wp_err_set(&m[i].err, WP_E_CRYPTO, "", "no random bytes for salt");
+        }
+        return (int) n;
+    }
+
+    for (i = 0, k = 0; i < n; i++) {
+        if (wp_ece_check_sizes(m[i].ptlen, m[i].padlen, m[i].cap,
+                               &bodylen[k], &m[i].err) != 0)
+        {
+            failed++;
+            continue;
+        }
+
+        a = &e->agree[k];
+        a->peer = m[i].ua_public;
+        a->peer_field = "keys.p256dh";
+        a->priv = as_private;
+        a->priv_field = "as_private";
+        idx[k++] = i;
+    }
+
+    (void) wp_p256_ctx_agree(e->ec, e->agree, k);
+
+    for (j = 0; j < k; j++) {
+        a = &e->agree[j];
+        i = idx[j];
+
+        if (a->rc != 0) {
+            wp_err_copy(&m[i].err, &a->err);
+            failed++;
+
+        } else if (wp_ece_seal(e, a, salt ? salt : e->salts[i], &m[i],
+                               bodylen[j]) != 0)
+        {
+            failed++;
+
+        } else {
+            m[i].outlen = bodylen[j];
+            m[i].rc = 0;
+        }
+
+        OPENSSL_cleanse(a->secret, sizeof(a->secret));
+    }
+
+    return failed;
+}
+
+
+int
+wp_ece_encrypt_many(wp_ece_t *e, wp_ece_msg_t *m, size_t n)
+{
+    int     failed;
+    size_t  i, c;
+
+    failed = 0;
+
+    for (i = 0; i < n; i += c) {
+        c = n - i < WP_ECE_BATCH ? n - i : WP_ECE_BATCH;
+        failed += wp_ece_seal_batch(e, m + i, c, NULL, NULL);
+    }
+
+    return failed;
+}
+
+
+/* The single-message entry points: a batch of one. */
+static int
+wp_ece_encrypt_one(wp_ece_t *e, const uint8_t *ua_public,
+    const uint8_t *auth, const uint8_t *as_private, const uint8_t *salt,
+    const uint8_t *pt, size_t ptlen, size_t padlen, uint8_t *out,
+    size_t cap, size_t *outlen, wp_err_t *err)
+{
+    wp_ece_msg_t  m;
+
+    memset(&m, 0, sizeof(m));
+    m.ua_public = ua_public;
+    m.auth = auth;
+    m.pt = pt;
+    m.ptlen = ptlen;
+    m.padlen = padlen;
+    m.out = out;
+    m.cap = cap;
+
+    if (wp_ece_seal_batch(e, &m, 1, as_private, salt) != 0) {
+        return wp_err_copy(err, &m.err);
+    }
+
+    *outlen = m.outlen;
 
     return 0;
 }
@@ -317,31 +454,8 @@ wp_ece_encrypt(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
     const uint8_t auth[WP_AUTH_LEN], const uint8_t *pt, size_t ptlen,
     size_t padlen, uint8_t *out, size_t cap, size_t *outlen, wp_err_t *err)
 {
-    int      rc;
-    size_t   bodylen;
-    uint8_t  salt[WP_SALT_LEN], as_public[WP_P256_PUB_LEN];
-
-    if (wp_ece_check_sizes(ptlen, padlen, cap, &bodylen, err) != 0) {
-        return -1;
-    }
-
-    if (RAND_bytes(salt, sizeof(salt)) != 1) {
-        return wp_err_set(err, WP_E_CRYPTO, "", "no random bytes for salt");
-    }
-
-    /* A fresh ephemeral key for every message (RFC 8291 §3.1): never kept. */
-    if (wp_p256_ctx_generate(e->ec, as_public, err) != 0) {
-        return -1;
-    }
-
-    rc = wp_ece_seal(e, as_public, ua_public, auth, salt, pt, ptlen, padlen,
-                     out, bodylen, err);
-
-    if (rc == 0) {
-        *outlen = bodylen;
-    }
-
-    return rc;
+    return wp_ece_encrypt_one(e, ua_public, auth, NULL, NULL, pt, ptlen,
+                              padlen, out, cap, outlen, err);
 }
 
 
@@ -351,29 +465,8 @@ wp_ece_encrypt_with(wp_ece_t *e, const uint8_t ua_public[WP_P256_PUB_LEN],
     const uint8_t salt[WP_SALT_LEN], const uint8_t *pt, size_t ptlen,
     size_t padlen, uint8_t *out, size_t cap, size_t *outlen, wp_err_t *err)
 {
-    int      rc;
-    size_t   bodylen;
-    uint8_t  as_public[WP_P256_PUB_LEN];
-
-    if (wp_ece_check_sizes(ptlen, padlen, cap, &bodylen, err) != 0) {
-        return -1;
-    }
-
-    /* Only the scalar's origin differs from wp_ece_encrypt(). */
-    if (wp_p256_ctx_set_private(e->ec, as_private, as_public, "as_private",
-                                err) != 0)
-    {
-        return -1;
-    }
-
-    rc = wp_ece_seal(e, as_public, ua_public, auth, salt, pt, ptlen, padlen,
-                     out, bodylen, err);
-
-    if (rc == 0) {
-        *outlen = bodylen;
-    }
-
-    return rc;
+    return wp_ece_encrypt_one(e, ua_public, auth, as_private, salt, pt, ptlen,
+                              padlen, out, cap, outlen, err);
 }
 
 
@@ -599,6 +692,7 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
 {
     int             rc;
     uint8_t         pub[WP_P256_PUB_LEN];
+    wp_err_t        kerr;
     wp_ece_keys_t   k;
 
     if (len < WP_ECE_BASE_HDR) {
@@ -618,15 +712,17 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
                           "body: truncated inside the header (keyid)");
     }
 
-    if (wp_p256_ctx_set_peer(e->ec, body + 21, "body", NULL) != 0) {
-        return wp_err_set(err, WP_E_DECRYPT, "body",
-                          "body: keyid is not a P-256 public key");
-    }
-
-    if (wp_p256_ctx_set_private(e->ec, ua_private, pub, "ua_private", err)
-        != 0)
+    /* The peer is checked first: a bad keyid is the body's fault. */
+    if (wp_ece_agree_one(e, ua_private, "ua_private", body + 21, "body",
+                         pub, k.ecdh_secret, &kerr) != 0)
     {
-        return -1;
+        if (strcmp(kerr.code, WP_E_BAD_KEY) == 0
+            && strcmp(kerr.field, "body") == 0)
+        {
+            return wp_err_set(err, WP_E_DECRYPT, "body",
+                              "body: keyid is not a P-256 public key");
+        }
+        return wp_err_copy(err, &kerr);
     }
 
     rc = -1;
@@ -635,16 +731,14 @@ wp_ece_decrypt(wp_ece_t *e, const uint8_t ua_private[WP_P256_PRIV_LEN],
         wp_err_set(err, WP_E_BAD_KEY, "ua_public",
                    "ua_public: not the public key of ua_private");
 
-    } else if (wp_p256_ctx_ecdh(e->ec, k.ecdh_secret, err) == 0
-               && wp_ece_webpush_ikm(e, auth, ua_public, body + 21, &k, err)
-                  == 0)
+    } else if (wp_ece_webpush_ikm(e, auth, ua_public, body + 21, &k, err)
+               == 0)
     {
         /* RFC 8291 §4: a push message is exactly one record. */
         rc = wp_ece_decode(e, k.ikm, sizeof(k.ikm), body, len, 1, pt, cap,
                            ptlen, err);
     }
 
-    wp_p256_ctx_clear(e->ec);
     OPENSSL_cleanse(&k, sizeof(k));
 
     return rc;

@@ -347,21 +347,23 @@ wp_p256_generate(uint8_t priv[WP_P256_PRIV_LEN], uint8_t pub[WP_P256_PUB_LEN],
 /* ---- the per-message path: low-level EC_POINT API (see p256.h) -------- */
 
 struct wp_p256_ctx_s {
-    EC_GROUP        *group;
-    const BIGNUM    *order;
-    BN_CTX          *bn;
-    BIGNUM          *d;         /* private scalar: secret */
-    BIGNUM          *x;         /* ECDH X coordinate: secret */
-    EC_POINT        *pub;       /* d * G */
-    EC_POINT        *peer;      /* validated by wp_p256_ctx_set_peer() */
-    unsigned         have_d:1;
-    unsigned         have_peer:1;
+    EC_GROUP          *group;
+    const BIGNUM      *order;
+    BN_CTX            *bn;
+    wp_p256_affine_t  *affine;
+    BIGNUM            *d;                       /* scalar: secret */
+    EC_POINT          *peer;                    /* validated */
+    EC_POINT          *pub[WP_ECE_BATCH];       /* d * G */
+    EC_POINT          *pts[WP_P256_AFFINE_MAX]; /* pub, shared, pub, ... */
+    uint8_t            xy[WP_P256_AFFINE_MAX][64];
+    uint8_t            ok[WP_P256_AFFINE_MAX];
 };
 
 
 wp_p256_ctx_t *
 wp_p256_ctx_new(wp_err_t *err)
 {
+    int             i, bad;
     wp_p256_ctx_t  *c;
 
     c = OPENSSL_zalloc(sizeof(wp_p256_ctx_t));
@@ -373,13 +375,17 @@ wp_p256_ctx_new(wp_err_t *err)
     /* Created once: building a group costs more than a point mul. */
     c->group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
     c->bn = BN_CTX_secure_new();
-    c->d = BN_secure_new();
-    c->x = BN_secure_new();
+    bad = c->group == NULL || c->bn == NULL
+          || (c->affine = wp_p256_affine_new(c->group, c->bn)) == NULL
+          || (c->d = BN_secure_new()) == NULL
+          || (c->peer = EC_POINT_new(c->group)) == NULL;
 
-    if (c->group == NULL || c->bn == NULL || c->d == NULL || c->x == NULL
-        || (c->pub = EC_POINT_new(c->group)) == NULL
-        || (c->peer = EC_POINT_new(c->group)) == NULL)
-    {
+    for (i = 0; !bad && i < WP_ECE_BATCH; i++) {
+        c->pub[i] = EC_POINT_new(c->group);
+        bad = c->pub[i] == NULL;
+    }
+
+    if (bad) {
         wp_p256_ctx_free(c);
         wp_err_set(err, WP_E_CRYPTO, "", "cannot set up P-256");
         return NULL;
@@ -395,99 +401,32 @@ wp_p256_ctx_new(wp_err_t *err)
 void
 wp_p256_ctx_free(wp_p256_ctx_t *c)
 {
+    int  i;
+
     if (c == NULL) {
         return;
     }
 
+    for (i = 0; i < WP_ECE_BATCH; i++) {
+        EC_POINT_free(c->pub[i]);
+    }
+
     EC_POINT_free(c->peer);
-    EC_POINT_free(c->pub);
-    BN_clear_free(c->x);
     BN_clear_free(c->d);
+
+    wp_p256_affine_free(c->affine);
     BN_CTX_free(c->bn);
     EC_GROUP_free(c->group);
     OPENSSL_free(c);
 }
 
 
-void
-wp_p256_ctx_clear(wp_p256_ctx_t *c)
-{
-    BN_clear(c->d);
-    BN_clear(c->x);
-    c->have_d = 0;
-    c->have_peer = 0;
-}
-
-
-/* pub = d * G (fixed base: the precomputed table), uncompressed. */
+/* Decode and check the peer's point into c->peer. */
 static int
-wp_p256_ctx_public(wp_p256_ctx_t *c, uint8_t pub[65], wp_err_t *err)
-{
-    uint8_t  point[65];
-
-    if (EC_POINT_mul(c->group, c->pub, c->d, NULL, NULL, c->bn) != 1
-        || EC_POINT_point2oct(c->group, c->pub, POINT_CONVERSION_UNCOMPRESSED,
-                              point, sizeof(point), c->bn) != 65)
-    {
-        wp_p256_ctx_clear(c);
-        return wp_err_set(err, WP_E_CRYPTO, "",
-                          "cannot compute the P-256 public point");
-    }
-
-    if (pub != NULL) {
-        memcpy(pub, point, 65);
-    }
-
-    c->have_d = 1;
-
-    return 0;
-}
-
-
-int
-wp_p256_ctx_generate(wp_p256_ctx_t *c, uint8_t pub[65], wp_err_t *err)
-{
-    /* [0, n) from the private DRBG, as OpenSSL's own EC key generation. */
-    do {
-        if (BN_priv_rand_range_ex(c->d, c->order, 0, c->bn) != 1) {
-            wp_p256_ctx_clear(c);
-            return wp_err_set(err, WP_E_CRYPTO, "",
-                              "ephemeral P-256 key generation failed");
-        }
-    } while (BN_is_zero(c->d));
-
-    return wp_p256_ctx_public(c, pub, err);
-}
-
-
-int
-wp_p256_ctx_set_private(wp_p256_ctx_t *c, const uint8_t priv[32],
-    uint8_t pub[65], const char *field, wp_err_t *err)
-{
-    if (BN_bin2bn(priv, 32, c->d) == NULL) {
-        wp_p256_ctx_clear(c);
-        return wp_err_set(err, WP_E_NOMEM, field, "%s: out of memory",
-                          wp_p256_what(field));
-    }
-
-    if (BN_is_zero(c->d) || BN_cmp(c->d, c->order) >= 0) {
-        wp_p256_ctx_clear(c);
-        return wp_err_set(err, WP_E_BAD_KEY, field,
-                          "%s: private scalar out of range for P-256",
-                          wp_p256_what(field));
-    }
-
-    return wp_p256_ctx_public(c, pub, err);
-}
-
-
-int
-wp_p256_ctx_set_peer(wp_p256_ctx_t *c, const uint8_t pub[65],
-    const char *field, wp_err_t *err)
+wp_p256_ctx_peer(wp_p256_ctx_t *c, const uint8_t pub[65], const char *field,
+    wp_err_t *err)
 {
     int  ok;
-
-    c->have_peer = 0;
 
     if (pub[0] != 0x04) {
         return wp_err_set(err, WP_E_BAD_KEY, field,
@@ -514,38 +453,117 @@ wp_p256_ctx_set_peer(wp_p256_ctx_t *c, const uint8_t pub[65],
     }
 
     ERR_clear_last_mark();
-    c->have_peer = 1;
+
+    return 0;
+}
+
+
+/* A given scalar (checked) or a fresh one into c->d. */
+static int
+wp_p256_ctx_scalar(wp_p256_ctx_t *c, const uint8_t *priv, const char *field,
+    wp_err_t *err)
+{
+    if (priv == NULL) {
+        /* [0, n) from the private DRBG, as OpenSSL's own EC keygen. */
+        do {
+            if (BN_priv_rand_range_ex(c->d, c->order, 0, c->bn) != 1) {
+                return wp_err_set(err, WP_E_CRYPTO, "",
+                                  "ephemeral P-256 key generation failed");
+            }
+        } while (BN_is_zero(c->d));
+
+        return 0;
+    }
+
+    if (BN_bin2bn(priv, 32, c->d) == NULL) {
+        return wp_err_set(err, WP_E_NOMEM, field, "%s: out of memory",
+                          wp_p256_what(field));
+    }
+
+    if (BN_is_zero(c->d) || BN_cmp(c->d, c->order) >= 0) {
+        BN_clear(c->d);
+        return wp_err_set(err, WP_E_BAD_KEY, field,
+                          "%s: private scalar out of range for P-256",
+                          wp_p256_what(field));
+    }
 
     return 0;
 }
 
 
 int
-wp_p256_ctx_ecdh(wp_p256_ctx_t *c, uint8_t secret[32], wp_err_t *err)
+wp_p256_ctx_agree(wp_p256_ctx_t *c, wp_p256_agree_t *a, size_t n)
 {
-    int        rc;
+    int       failed, rc;
+    size_t    i, j, m, idx[WP_ECE_BATCH];
     EC_POINT  *shared;
 
-    if (!c->have_d || !c->have_peer) {
-        return wp_err_set(err, WP_E_CRYPTO, "", "ECDH without keys");
+    failed = 0;
+    m = 0;
+
+    if (n > WP_ECE_BATCH) {
+        for (i = 0; i < n; i++) {
+            a[i].rc = wp_err_set(&a[i].err, WP_E_INTERNAL, "",
+                                 "key agreement batch of %zu, at most %d",
+                                 n, WP_ECE_BATCH);
+        }
+        return (int) n;
     }
 
-    /* As OpenSSL's ECDH: a fresh point for the secret, cleared on free. */
-    shared = EC_POINT_new(c->group);
+    /* Both multiplications per entry; points stay in Jacobian form. */
+    for (i = 0; i < n; i++) {
+        a[i].rc = -1;
 
-    rc = (shared != NULL
-          && EC_POINT_mul(c->group, shared, NULL, c->peer, c->d, c->bn) == 1
-          && EC_POINT_get_affine_coordinates(c->group, shared, c->x, NULL,
-                                             c->bn) == 1
-          && BN_bn2binpad(c->x, secret, 32) == 32) ? 0 : -1;
+        if (wp_p256_ctx_peer(c, a[i].peer, a[i].peer_field, &a[i].err)
+            != 0
+            || wp_p256_ctx_scalar(c, a[i].priv, a[i].priv_field, &a[i].err)
+               != 0)
+        {
+            failed++;
+            continue;
+        }
 
-    EC_POINT_clear_free(shared);
-    BN_clear(c->x);
+        /* As OpenSSL's ECDH: a fresh point for the secret, cleared on free */
+        shared = EC_POINT_new(c->group);
 
-    if (rc != 0) {
-        OPENSSL_cleanse(secret, 32);
-        return wp_err_set(err, WP_E_CRYPTO, "", "ECDH failed");
+        if (shared == NULL
+            || EC_POINT_mul(c->group, c->pub[m], c->d, NULL, NULL, c->bn) != 1
+            || EC_POINT_mul(c->group, shared, NULL, c->peer, c->d, c->bn) != 1)
+        {
+            EC_POINT_clear_free(shared);
+            BN_clear(c->d);
+            wp_err_set(&a[i].err, WP_E_CRYPTO, "", "ECDH failed");
+            failed++;
+            continue;
+        }
+
+        BN_clear(c->d);
+        c->pts[2 * m] = c->pub[m];
+        c->pts[2 * m + 1] = shared;
+        idx[m++] = i;
     }
 
-    return 0;
+    rc = wp_p256_affine(c->affine, c->pts, 2 * m, c->xy, c->ok, c->bn);
+
+    for (j = 0; j < m; j++) {
+        i = idx[j];
+
+        if (rc != 0 || !c->ok[2 * j] || !c->ok[2 * j + 1]) {
+            wp_err_set(&a[i].err, WP_E_CRYPTO, "", "ECDH failed");
+            failed++;
+
+        } else {
+            a[i].pub[0] = 0x04;
+            memcpy(a[i].pub + 1, c->xy[2 * j], 64);
+            memcpy(a[i].secret, c->xy[2 * j + 1], 32);
+            a[i].rc = 0;
+        }
+
+        EC_POINT_clear_free(c->pts[2 * j + 1]);
+        c->pts[2 * j + 1] = NULL;
+    }
+
+    OPENSSL_cleanse(c->xy, sizeof(c->xy));
+
+    return failed;
 }

@@ -26,3 +26,14 @@ wp_err_set(wp_err_t *err, const char *code, const char *field,
 
     return -1;
 }
+
+
+int
+wp_err_copy(wp_err_t *dst, const wp_err_t *src)
+{
+    if (dst != NULL && dst != src) {
+        *dst = *src;
+    }
+
+    return -1;
+}

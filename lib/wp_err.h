@@ -65,4 +65,7 @@ int wp_err_set(wp_err_t *err, const char *code, const char *field,
 #endif
     ;
 
+/* Copy src into *dst (if not NULL) and return -1: passing an error on. */
+int wp_err_copy(wp_err_t *dst, const wp_err_t *src);
+
 #endif /* WP_ERR_H */

@@ -12,7 +12,7 @@
 #include "vapid.h"
 
 #define WP_ENGINE_POLL_MS  50
-#define WP_ENGINE_FLUSH_EVERY  16   /* requests sealed between writes */
+#define WP_ENGINE_FLUSH_EVERY  WP_ECE_BATCH  /* sealed between writes */
 #define WP_ENGINE_KEYOK_TTL    86400 /* s: <prefix>keyok:<aud> */
 
 static void wp_engine_client_done(void *ctx, void *data,
@@ -27,7 +27,7 @@ struct wp_engine_slot_s {
     wp_origin_t   *o;
     int            index;
     int            native;      /* carried by client.c, not libcurl */
-    int            sealing;     /* at the sealer's workers */
+    int            sealing;     /* handed to the sealer, not back yet */
     wp_url_t       url;
     wp_seal_t      seal;
     uint8_t        body[WP_ECE_MAX_BODY];
@@ -430,10 +430,9 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     slot->seal.out = slot->body;
     slot->seal.out_cap = sizeof(slot->body);
 
-    slot->sealing = wp_sealer_seal(e->sealer, &slot->seal);
-    if (!slot->sealing) {
-        wp_engine_send(e, slot, now);
-    }
+    /* sealed in a batch with others, sent by wp_engine_sealed() */
+    slot->sealing = 1;
+    wp_sealer_seal(e->sealer, &slot->seal);
 
     return 1;
 }
@@ -754,7 +753,7 @@ wp_engine_abort(wp_engine_t *e)
 }
 
 
-/* Send what the workers sealed. */
+/* Send what the sealer sealed. */
 static void
 wp_engine_sealed(wp_engine_t *e, int64_t now)
 {
@@ -801,19 +800,21 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
          * wait without holding up the other origins' items behind them. */
         for (i = e->first, started = 0; i < n && e->nfree > 0; i++) {
             if (w[i].state == 0 && wp_engine_start(e, &w[i], now)
-                && e->client != NULL && ++started % WP_ENGINE_FLUSH_EVERY == 0)
+                && ++started % WP_ENGINE_FLUSH_EVERY == 0)
             {
-                /* out with what is sealed so far: the receiver works on
-                 * it while we encrypt the rest (a page's first 100 would
+                /* seal a batch and out with it: the receiver works on it
+                 * while we encrypt the rest (a page's first 100 would
                  * otherwise wait ~6 ms for the 100th) */
-                wp_client_io(e->client, now);
+                wp_sealer_kick(e->sealer);
+                wp_engine_sealed(e, now);
+                if (e->client != NULL) {
+                    wp_client_io(e->client, now);
+                }
             }
         }
 
-        if (wp_sealer_threads(e->sealer) > 0) {
-            wp_sealer_kick(e->sealer);
-            wp_engine_sealed(e, now);
-        }
+        wp_sealer_kick(e->sealer);
+        wp_engine_sealed(e, now);
 
         while (e->first < n && w[e->first].state != 0) {
             e->first++;
@@ -859,7 +860,7 @@ wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
                ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 1, &wake)
                : 0;
         nall = nfds;
-        if (wp_sealer_busy(e->sealer) > 0) {
+        if (wp_sealer_busy(e->sealer) > 0 && wp_sealer_fd(e->sealer) >= 0) {
             e->fds[nall].fd = wp_sealer_fd(e->sealer);
             e->fds[nall].events = CURL_WAIT_POLLIN;
             e->fds[nall].revents = 0;

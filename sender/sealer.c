@@ -10,7 +10,11 @@
 
 #include "sealer.h"
 
-#define WP_SEALER_TAKE  4       /* bodies a worker takes per lock */
+/*
+ * Bodies a worker takes per lock: one batch of wp_ece_encrypt_many(),
+ * which shares a field inversion among them (~10% of a body's cost).
+ */
+#define WP_SEALER_TAKE  WP_ECE_BATCH
 
 struct wp_sealer_s {
     int               nthreads;
@@ -34,21 +38,43 @@ struct wp_sealer_s {
 };
 
 
+/* Seal count bodies of the list from j on as one batch. */
 static void
-wp_sealer_run(wp_ece_t *ece, wp_seal_t *j)
+wp_sealer_run(wp_ece_t *ece, wp_seal_t *j, size_t count)
 {
-    j->rc = wp_ece_encrypt(ece, j->p256dh, j->auth, j->payload,
-                           j->payload_len, 0, j->out, j->out_cap,
-                           &j->out_len, &j->err);
+    size_t         i, n;
+    wp_seal_t     *b[WP_SEALER_TAKE];
+    wp_ece_msg_t   m[WP_SEALER_TAKE];
+
+    for (n = 0; n < count && n < WP_SEALER_TAKE; j = j->next, n++) {
+        b[n] = j;
+        m[n].ua_public = j->p256dh;
+        m[n].auth = j->auth;
+        m[n].pt = j->payload;
+        m[n].ptlen = j->payload_len;
+        m[n].padlen = 0;
+        m[n].out = j->out;
+        m[n].cap = j->out_cap;
+    }
+
+    (void) wp_ece_encrypt_many(ece, m, n);
+
+    for (i = 0; i < n; i++) {
+        b[i]->out_len = m[i].outlen;
+        b[i]->rc = m[i].rc;
+        if (m[i].rc != 0) {
+            b[i]->err = m[i].err;
+        }
+    }
 }
 
 
 static void *
 wp_sealer_worker(void *arg)
 {
-    int           i, n, was_empty;
+    int           n, was_empty;
     uint64_t      one;
-    wp_seal_t    *first, *last, *j;
+    wp_seal_t    *first, *last;
     wp_sealer_t  *sl;
     wp_ece_t     *ece;
 
@@ -71,7 +97,7 @@ wp_sealer_worker(void *arg)
             break;                      /* stopping, nothing left */
         }
 
-        /* a few at a time: fewer lock round trips, yet fair to others */
+        /* a batch at a time: one inversion shared, fewer lock trips */
         first = last = sl->q_head;
         for (n = 1; n < WP_SEALER_TAKE && last->next != NULL; n++) {
             last = last->next;
@@ -84,9 +110,7 @@ wp_sealer_worker(void *arg)
 
         pthread_mutex_unlock(&sl->mu);
 
-        for (j = first, i = 0; j != NULL; j = j->next, i++) {
-            wp_sealer_run(ece, j);
-        }
+        wp_sealer_run(ece, first, n);
 
         pthread_mutex_lock(&sl->mu);
 
@@ -97,7 +121,7 @@ wp_sealer_worker(void *arg)
             sl->d_head = first;
         }
         sl->d_tail = last;
-        sl->sealing -= i;
+        sl->sealing -= n;
 
         if (sl->sealing == 0) {
             pthread_cond_broadcast(&sl->idle);
@@ -234,15 +258,10 @@ wp_sealer_threads(const wp_sealer_t *sl)
 }
 
 
-int
+void
 wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j)
 {
-    if (sl->nthreads == 0) {
-        wp_sealer_run(sl->eces[0], j);
-        return 0;
-    }
-
-    /* gathered here, queued by wp_sealer_kick() with one lock */
+    /* gathered here, sealed or queued by wp_sealer_kick() */
     j->next = NULL;
     if (sl->p_tail) {
         sl->p_tail->next = j;
@@ -251,8 +270,33 @@ wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j)
     }
     sl->p_tail = j;
     sl->busy++;
+}
 
-    return 1;
+
+/* Without workers: seal what was gathered now, a batch at a time. */
+static void
+wp_sealer_inline(wp_sealer_t *sl)
+{
+    size_t      n;
+    wp_seal_t  *j, *batch;
+
+    j = sl->p_head;
+
+    while (j != NULL) {
+        batch = j;
+        for (n = 0; j != NULL && n < WP_SEALER_TAKE; n++) {
+            j = j->next;
+        }
+        wp_sealer_run(sl->eces[0], batch, n);
+    }
+
+    if (sl->d_tail) {
+        sl->d_tail->next = sl->p_head;
+    } else {
+        sl->d_head = sl->p_head;
+    }
+    sl->d_tail = sl->p_tail;
+    sl->p_head = sl->p_tail = NULL;
 }
 
 
@@ -263,6 +307,11 @@ wp_sealer_kick(wp_sealer_t *sl)
     wp_seal_t  *j;
 
     if (sl->p_head == NULL) {
+        return;
+    }
+
+    if (sl->nthreads == 0) {
+        wp_sealer_inline(sl);
         return;
     }
 
@@ -311,16 +360,22 @@ wp_sealer_done(wp_sealer_t *sl)
     uint64_t    v;
     wp_seal_t  *list, *j;
 
-    if (sl->nthreads == 0 || sl->busy == 0) {
+    if (sl->busy == 0) {
         return NULL;
     }
 
-    (void) read(sl->efd, &v, sizeof(v));
+    if (sl->nthreads == 0) {
+        list = sl->d_head;
+        sl->d_head = sl->d_tail = NULL;
 
-    pthread_mutex_lock(&sl->mu);
-    list = sl->d_head;
-    sl->d_head = sl->d_tail = NULL;
-    pthread_mutex_unlock(&sl->mu);
+    } else {
+        (void) read(sl->efd, &v, sizeof(v));
+
+        pthread_mutex_lock(&sl->mu);
+        list = sl->d_head;
+        sl->d_head = sl->d_tail = NULL;
+        pthread_mutex_unlock(&sl->mu);
+    }
 
     for (n = 0, j = list; j != NULL; j = j->next) {
         n++;
@@ -334,11 +389,11 @@ wp_sealer_done(wp_sealer_t *sl)
 void
 wp_sealer_drain(wp_sealer_t *sl)
 {
+    wp_sealer_kick(sl);
+
     if (sl->nthreads == 0) {
         return;
     }
-
-    wp_sealer_kick(sl);
 
     pthread_mutex_lock(&sl->mu);
     while (sl->sealing > 0) {

@@ -9,7 +9,10 @@
  * one core.  With workers the I/O thread only frames and moves bytes,
  * and a broadcast uses as many cores as there are workers.
  *
- * threads = 0: no pool; wp_sealer_seal() encrypts in the caller.
+ * Either way bodies are sealed in batches (wp_ece_encrypt_many(): one
+ * field inversion shared by up to WP_ECE_BATCH bodies).
+ *
+ * threads = 0: no pool; wp_sealer_kick() encrypts in the caller.
  */
 
 #ifndef WP_SEALER_H
@@ -49,16 +52,18 @@ void wp_sealer_free(wp_sealer_t *sl);
 int wp_sealer_threads(const wp_sealer_t *sl);
 
 /*
- * Seal j: gathered for the workers (returns 1: call wp_sealer_kick(),
- * and it comes back from wp_sealer_done()), or, without workers, sealed
- * now (returns 0: the results are in j).
+ * Gather j for sealing: it comes back from wp_sealer_done() after a
+ * wp_sealer_kick().
  */
-int wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j);
+void wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j);
 
-/* Hand what wp_sealer_seal() gathered to the workers (one lock). */
+/*
+ * Seal what wp_sealer_seal() gathered: hand it to the workers (one lock),
+ * or, without workers, encrypt it now.
+ */
 void wp_sealer_kick(wp_sealer_t *sl);
 
-/* Readable when sealed bodies wait (-1 without workers). */
+/* Readable when the workers' sealed bodies wait (-1 without workers). */
 int wp_sealer_fd(const wp_sealer_t *sl);
 
 /* The sealed bodies waiting, oldest first (NULL none); clears the fd. */

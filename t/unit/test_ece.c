@@ -775,6 +775,104 @@ test_context_reuse(wp_ece_t *e)
 }
 
 
+/*
+ * wp_ece_encrypt_many(): 37 messages (batches of 16, 16, 5), each for its
+ * own subscription, with one bad key, one oversized payload and one small
+ * buffer among them.  Every good one decrypts with its own key to its own
+ * text; the bad ones fail alone, with the error wp_ece_encrypt() gives.
+ */
+#define MANY  37
+
+static void
+test_many(wp_ece_t *e)
+{
+    int            failed, good, distinct;
+    size_t         i, j, n;
+    static uint8_t priv[MANY][32], pub[MANY][65], auth[MANY][16],
+                   pt[MANY][64], body[MANY][256], out[256];
+    static char    text[MANY][64];
+    wp_ece_msg_t   m[MANY];
+    wp_err_t       err;
+
+    for (i = 0; i < MANY; i++) {
+        if (wp_p256_generate(priv[i], pub[i], &err) != 0
+            || RAND_bytes(auth[i], 16) != 1)
+        {
+            ok(0, "many: key generation: %s", err.message);
+            return;
+        }
+        n = (size_t) snprintf(text[i], sizeof(text[i]),
+                              "message %zu for subscription %zu", i, i);
+        memcpy(pt[i], text[i], n);
+
+        memset(&m[i], 0, sizeof(m[i]));
+        m[i].ua_public = pub[i];
+        m[i].auth = auth[i];
+        m[i].pt = pt[i];
+        m[i].ptlen = n;
+        m[i].padlen = i % 3;
+        m[i].out = body[i];
+        m[i].cap = sizeof(body[i]);
+        m[i].rc = 99;
+    }
+
+    pub[5][64] ^= 1;                            /* off the curve */
+    m[20].padlen = WP_ECE_MAX_PLAINTEXT;        /* too large */
+    m[33].cap = 100;                            /* body will not fit */
+
+    failed = wp_ece_encrypt_many(e, m, MANY);
+    is_int(failed, 3, "many: 3 of %d fail", MANY);
+
+    is_str(code(m[5].rc, &m[5].err), WP_E_BAD_KEY, "many: bad key fails");
+    is_str(m[5].err.field, "keys.p256dh", "   ... naming keys.p256dh");
+    is_str(code(m[20].rc, &m[20].err), WP_E_PAYLOAD_TOO_LARGE,
+           "many: oversized payload fails");
+    is_str(code(m[33].rc, &m[33].err), WP_E_BUFFER,
+           "many: small buffer fails");
+    ok(m[5].outlen == 0 && m[20].outlen == 0 && m[33].outlen == 0,
+       "many: failed messages have no body");
+
+    good = 1;
+    distinct = 1;
+    for (i = 0; i < MANY; i++) {
+        if (i == 5 || i == 20 || i == 33) {
+            continue;
+        }
+        if (m[i].rc != 0
+            || m[i].outlen != wp_ece_body_len(m[i].ptlen, m[i].padlen)
+            || wp_p256_check_public(body[i] + 21, "as", &err) != 0
+            || wp_ece_decrypt(e, priv[i], pub[i], auth[i], body[i],
+                              m[i].outlen, out, sizeof(out), &n, &err) != 0
+            || n != m[i].ptlen || memcmp(out, text[i], n) != 0)
+        {
+            printf("# message %zu: rc %d %s\n", i, m[i].rc, err.message);
+            good = 0;
+        }
+        for (j = 0; j < i; j++) {
+            if (j == 5 || j == 20 || j == 33) {
+                continue;
+            }
+            if (memcmp(body[i], body[j], 16) == 0
+                || memcmp(body[i] + 21, body[j] + 21, 65) == 0)
+            {
+                distinct = 0;
+            }
+        }
+    }
+    ok(good, "many: the other 34 decrypt with their own keys to their text");
+    ok(distinct, "many: 34 distinct salts and 34 distinct ephemeral keys");
+
+    /* A subscription's message is the same whatever batch it is in. */
+    failed = wp_ece_encrypt_many(e, m + 30, 1);
+    ok(failed == 0 && m[30].rc == 0
+       && wp_ece_decrypt(e, priv[30], pub[30], auth[30], body[30],
+                         m[30].outlen, out, sizeof(out), &n, &err) == 0
+       && n == m[30].ptlen && memcmp(out, text[30], n) == 0,
+       "many: a batch of one decrypts too");
+    is_int(wp_ece_encrypt_many(e, m, 0), 0, "many: no messages, no failures");
+}
+
+
 static void
 bench(wp_ece_t *e)
 {
@@ -833,6 +931,7 @@ main(void)
     test_roundtrips(e);
     test_bad_inputs(e);
     test_context_reuse(e);
+    test_many(e);
     bench(e);
 
     wp_ece_free(e);
