@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
+#include <openssl/rand.h>
 
 #include "ece.h"
 #include "p256.h"
@@ -356,6 +357,7 @@ struct wp_p256_ctx_s {
     EC_POINT          *pub[WP_ECE_BATCH];       /* d * G */
     EC_POINT          *pts[WP_P256_AFFINE_MAX]; /* pub, shared, pub, ... */
     uint8_t            xy[WP_P256_AFFINE_MAX][64];
+    uint8_t            rnd[WP_ECE_BATCH][32];   /* fresh scalars: secret */
     uint8_t            ok[WP_P256_AFFINE_MAX];
 };
 
@@ -458,13 +460,23 @@ wp_p256_ctx_peer(wp_p256_ctx_t *c, const uint8_t pub[65], const char *field,
 }
 
 
-/* A given scalar (checked) or a fresh one into c->d. */
+/*
+ * A given scalar (checked) or a fresh one into c->d: rnd holds 32 bytes
+ * from the private DRBG, kept when they are in [1, n-1] (rejection
+ * sampling, so the scalar is uniform; P-256's n is so close to 2^256 that
+ * a redraw comes once in 2^32).
+ */
 static int
 wp_p256_ctx_scalar(wp_p256_ctx_t *c, const uint8_t *priv, const char *field,
-    wp_err_t *err)
+    const uint8_t *rnd, wp_err_t *err)
 {
     if (priv == NULL) {
-        /* [0, n) from the private DRBG, as OpenSSL's own EC keygen. */
+        if (rnd != NULL && BN_bin2bn(rnd, 32, c->d) != NULL
+            && !BN_is_zero(c->d) && BN_cmp(c->d, c->order) < 0)
+        {
+            return 0;
+        }
+
         do {
             if (BN_priv_rand_range_ex(c->d, c->order, 0, c->bn) != 1) {
                 return wp_err_set(err, WP_E_CRYPTO, "",
@@ -494,9 +506,10 @@ wp_p256_ctx_scalar(wp_p256_ctx_t *c, const uint8_t *priv, const char *field,
 int
 wp_p256_ctx_agree(wp_p256_ctx_t *c, wp_p256_agree_t *a, size_t n)
 {
-    int       failed, rc;
-    size_t    i, j, m, idx[WP_ECE_BATCH];
-    EC_POINT  *shared;
+    int             failed, rc, have_rnd;
+    size_t          i, j, m, idx[WP_ECE_BATCH];
+    EC_POINT       *shared;
+    const uint8_t  *rnd;
 
     failed = 0;
     m = 0;
@@ -510,14 +523,19 @@ wp_p256_ctx_agree(wp_p256_ctx_t *c, wp_p256_agree_t *a, size_t n)
         return (int) n;
     }
 
+    /* One private-DRBG draw for the batch's fresh scalars, if any. */
+    for (i = 0; i < n && a[i].priv != NULL; i++) { /* void */ }
+    have_rnd = i < n && RAND_priv_bytes(c->rnd[0], (int) (n * 32)) == 1;
+
     /* Both multiplications per entry; points stay in Jacobian form. */
     for (i = 0; i < n; i++) {
         a[i].rc = -1;
+        rnd = have_rnd ? c->rnd[i] : NULL;
 
         if (wp_p256_ctx_peer(c, a[i].peer, a[i].peer_field, &a[i].err)
             != 0
-            || wp_p256_ctx_scalar(c, a[i].priv, a[i].priv_field, &a[i].err)
-               != 0)
+            || wp_p256_ctx_scalar(c, a[i].priv, a[i].priv_field, rnd,
+                                  &a[i].err) != 0)
         {
             failed++;
             continue;
@@ -564,6 +582,9 @@ wp_p256_ctx_agree(wp_p256_ctx_t *c, wp_p256_agree_t *a, size_t n)
     }
 
     OPENSSL_cleanse(c->xy, sizeof(c->xy));
+    if (have_rnd) {
+        OPENSSL_cleanse(c->rnd, n * 32);
+    }
 
     return failed;
 }
