@@ -119,7 +119,8 @@ main(int argc, char **argv)
 
     snprintf(num, sizeof(num), "%d", conf.concurrency);
     wp_log(&log, WP_LOG_INFO, "started", "queue", conf.prefix,
-           "concurrency", num, NULL);
+           "concurrency", num,
+           "client", conf.http2_libcurl ? "libcurl" : "native", NULL);
 
     started = time(NULL);
     last_beat = 0;

@@ -122,6 +122,15 @@ e2e_asan() {
         run_prove "e2e-asan" -I t/lib "${files[@]}"
 }
 
+# The sender's libcurl engine (WEBPUSH_HTTP2_CLIENT=libcurl, the fallback
+# for our own HTTP/2 client) through the delivery, response-code and crash
+# files: it must keep the same contract.  $@: files.
+e2e_libcurl() {
+    local files=("$@")
+    [ ${#files[@]} -gt 0 ] || files=(t/e2e/20-*.t t/e2e/21-*.t t/e2e/22-*.t)
+    WEBPUSH_HTTP2_CLIENT=libcurl run_prove "e2e-libcurl" -I t/lib "${files[@]}"
+}
+
 nginx_tests() {
     local lib=${TEST_NGINX_LIB:-t/lib}
     run_prove "test-nginx" -I "$lib" t/
@@ -149,6 +158,7 @@ all)
             run_prove "e2e" -I t/lib t/e2e/
         fi
         e2e_asan
+        e2e_libcurl
         # client/ in headless Chromium against this stack (t/browser/run.sh)
         run_prove "browser" t/browser/
     fi
@@ -166,8 +176,13 @@ e2e-asan)
     shift || true
     start_stack && e2e_asan "$@"
     ;;
+e2e-libcurl)
+    # util/test-all.sh e2e-libcurl [files]: the sender on its libcurl engine
+    shift || true
+    start_stack && e2e_libcurl "$@"
+    ;;
 *)
-    echo "usage: $0 [all|nginx|e2e [files]|e2e-asan [files]]" >&2
+    echo "usage: $0 [all|nginx|e2e [files]|e2e-asan [files]|e2e-libcurl [files]]" >&2
     exit 2
     ;;
 esac

@@ -24,6 +24,16 @@ my %env  = (WEBPUSH_QUEUE_PREFIX => $prefix,
 
 my $snd = start_sender('t20a', %env);
 
+# The engine in use is the one asked for (util/test-all.sh runs this file
+# on both): its name is in the "started" line.
+{
+    my $want = $ENV{WEBPUSH_HTTP2_CLIENT} // 'native';
+    my $line = wait_for(sub { (grep { /"msg":"started"/ }
+                                    split /\n/, slurp($snd->{log}))[0] }, 10);
+    my $got = $line ? eval { $JSON->decode($line)->{client} } : undef;
+    is($got, $want, "the sender started on its $want HTTP client");
+}
+
 my $run = uid();
 my $payload = { title => "Concert moved \x{2713}", body => 'Now at 21:00' };
 
