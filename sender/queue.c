@@ -317,6 +317,9 @@ wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
  * in line for the group (after its last-delivered id), handed to this
  * consumer only when its job is for one user or a few: decided and taken
  * in one step, so no other sender's entry or a broadcast is ever taken.
+ * An entry that is not a job (no job field, not JSON, no "to" object) is
+ * taken too: the job's own checks dead-letter it at once, and it no longer
+ * blocks the small jobs behind it.
  */
 static const char  wp_queue_small_lua[] =
     "local last "
@@ -333,11 +336,11 @@ static const char  wp_queue_small_lua[] =
     "  if e[1][2][i] == 'job' then job = e[1][2][i + 1] end "
     "end "
     "local ok, j = pcall(cjson.decode, job or '') "
-    "if not ok or type(j) ~= 'table' or type(j.to) ~= 'table' then "
-    "  return false end "
-    "local to = j.to "
-    "if not (type(to.userId) == 'string' or (type(to.userIds) == 'table'"
-    "        and #to.userIds <= tonumber(ARGV[3]))) then return false end "
+    "if ok and type(j) == 'table' and type(j.to) == 'table' then "
+    "  local to = j.to "
+    "  if not (type(to.userId) == 'string' or (type(to.userIds) == 'table'"
+    "          and #to.userIds <= tonumber(ARGV[3]))) then return false end "
+    "end "
     "return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1,"
     " 'STREAMS', KEYS[1], '>')";
 

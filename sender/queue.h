@@ -105,8 +105,9 @@ int wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e);
  * The next new entry, only when its job is addressed to one user or to at
  * most max_users (userId / userIds): what a sender runs between the pages
  * of a broadcast, so that such jobs do not wait for the whole broadcast.
- * Returns 1 with *e filled, 0 when the next entry is anything else or
- * there is none, -1 on a Redis error.
+ * An entry that is plainly not a job is returned too (to be dead-lettered
+ * by the job's checks).  Returns 1 with *e filled, 0 when the next entry
+ * is anything else or there is none, -1 on a Redis error.
  */
 int wp_queue_next_small(wp_queue_t *q, int max_users, wp_queue_entry_t *e);
 

@@ -7,7 +7,8 @@
 # WEBPUSH_CLAIM_IDLE is not taken over from its live owner (it renews the
 # entry every page); a stalled owner's job is taken over, and the owner,
 # resumed, stops at once.  Everything is delivered exactly once (or within
-# the page in flight, for the stall).
+# the page in flight, for the stall).  Entries next in line that are not
+# jobs are dead-lettered between two pages and hold nothing up.
 use strict;
 use warnings;
 use FindBin;
@@ -55,6 +56,13 @@ wait_for(sub {
     redis('--raw', 'KEYS', "${prefix}progress:*") =~ /progress/
 }, 10);
 my $j1 = enqueue($prefix, job_json(to => { userId => "u1-$run" }));
+# Entries that are not jobs, next in line: dead-lettered between two pages
+# too, so they do not hold up the small job behind them.
+my @notjobs = (
+    redis('--raw', 'XADD', "${prefix}jobs", '*', 'job', "not json $run"),
+    redis('--raw', 'XADD', "${prefix}jobs", '*', 'other', "no job $run"),
+    redis('--raw', 'XADD', "${prefix}jobs", '*', 'job',
+          qq({"v":1,"id":"bad-$run","to":"all","payload":{}})));
 my $j2 = enqueue($prefix, job_json(to => { userIds => ["u2-$run", "nobody"] }));
 my @many = ("big-$run", map { "none-$_" } 1 .. 100);
 my $j3 = enqueue($prefix, job_json(to => { userIds => \@many }));
@@ -67,7 +75,7 @@ ok($l1 && $l2 && $lb, 'the broadcast and the small jobs all finish')
     or diag(slurp($snd->{log}));
 
 SKIP: {
-    skip 'a job did not finish', 7 unless $l1 && $l2 && $lb;
+    skip 'a job did not finish', 11 unless $l1 && $l2 && $lb;
 
     is("$l1->{subscriptionCount}/$l1->{sentCount}", '1/1',
        'userId job: 1 subscription, sent');
@@ -79,6 +87,29 @@ SKIP: {
        '... and so did the small userIds job');
     is("$lb->{subscriptionCount}/$lb->{sentCount}/$lb->{failedCount}",
        '60/60/0', 'the broadcast: 60 subscriptions, all sent');
+
+    # the dead-letter stream: entry id => when (ms) and why
+    my @l = split /\n/, redis('--raw', 'XRANGE', "${prefix}dead", '-', '+');
+    my %dead;
+    for (my $i = 0; $i < @l; ) {
+        my ($ms) = $l[$i++] =~ /^(\d+)-\d+$/;
+        my %f;
+        while ($i < @l && $l[$i] !~ /^\d+-\d+$/) {
+            my $k = $l[$i++];
+            $f{$k} = $l[$i++];
+        }
+        $dead{ $f{id} } = { ms => $ms, reason => $f{reason} // '' }
+            if defined $f{id};
+    }
+    is(scalar(grep { $dead{$_} } @notjobs), 3,
+       'the 3 entries that are not jobs are dead-lettered')
+        or diag(join ' ', @l);
+    ok(!grep({ !$dead{$_} || $dead{$_}{ms} >= finished_ms($bc) } @notjobs),
+       '... between two pages of the broadcast, not after it');
+    is($dead{ $notjobs[1] } && $dead{ $notjobs[1] }{reason},
+       'entry has no job field', '... the one without a job says so');
+    ok(!grep({ !$dead{$_} || $dead{$_}{reason} eq '' } @notjobs),
+       '... each with a reason');
 
     my $lb2 = wait_log($bc2, 30);
     my $l3 = wait_log($j3, 30);
