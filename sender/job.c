@@ -453,6 +453,13 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         goto done;          /* stopping: the page is redone elsewhere */
     }
 
+    /* Still ours after the deliveries (a stall here may have outlasted
+     * the claim idle)?  Only then this page's PushError rows and
+     * subscription changes: a sender that was taken over writes none. */
+    if (!wp_job_keep(s, e, msg->req->id)) {
+        goto done;
+    }
+
     memset(&d, 0, sizeof(d));
     d.total = n;
     nadds = ndeads = 0;
