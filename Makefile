@@ -112,13 +112,13 @@ $(MODULE): config ngx_http_webpush_module.c $(wildcard src/*.c src/*.h) \
 
 unit: $(UNIT_BINS)
 
-$(BUILD)/test/%: t/unit/%.c t/unit/tap.h $(LIB_A)
+$(BUILD)/test/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(LIB_A) $(LDLIBS)
 
 unit-asan: $(UNIT_ASAN)
 
-$(BUILD)/asan/%: t/unit/%.c t/unit/tap.h $(LIB_ASAN_A)
+$(BUILD)/asan/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_ASAN_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN) -It/unit -o $@ $< $(LIB_ASAN_A) $(LDLIBS)
 

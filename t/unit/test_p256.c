@@ -19,32 +19,7 @@
 #include "ece.h"
 #include "p256.h"
 #include "tap.h"
-
-
-/* RFC 8291 Appendix A (../shared/reference). */
-#define V_UA_PUBLIC  "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvT" \
-                     "BHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-#define V_AS_PUBLIC  "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLoc" \
-                     "InmYWAmS6TlzAC8wEqKK6PBru3jl7A8"
-#define V_AS_PRIVATE "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw"
-#define V_ECDH       "kyrL1jIIOHEzg3sM2ZWRHDRB62YACZhhSlknJ672kSs"
-
-
-static size_t
-unb64(const char *s, uint8_t *out, size_t cap)
-{
-    size_t    n;
-    wp_err_t  err;
-
-    if (wp_b64url_decode(s, strlen(s), out, cap, &n, WP_B64_STRICT, "",
-                         &err) != 0)
-    {
-        printf("# bad test vector %s: %s\n", s, err.message);
-        exit(2);
-    }
-
-    return n;
-}
+#include "vectors.h"
 
 
 static void

@@ -10,6 +10,7 @@
 #include "b64.h"
 #include "ece.h"
 #include "tap.h"
+#include "vectors.h"
 #include "vapid.h"
 
 
@@ -33,20 +34,6 @@ static const char *
 code(int rc, const wp_err_t *err)
 {
     return rc == 0 ? "(success)" : err->code;
-}
-
-
-static void
-unb64(const char *s, uint8_t *out, size_t cap)
-{
-    size_t  n;
-
-    if (wp_b64url_decode(s, strlen(s), out, cap, &n, WP_B64_STRICT, "",
-                         NULL) != 0)
-    {
-        printf("# bad test constant %s\n", s);
-        exit(2);
-    }
 }
 
 
