@@ -46,7 +46,7 @@
                      "WGNWQexSgSxsj_Qulcy4a-fN"
 
 
-static size_t
+static inline size_t
 unb64(const char *s, uint8_t *out, size_t cap)
 {
     size_t    n;
