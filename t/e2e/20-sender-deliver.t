@@ -3,7 +3,8 @@
 # all) through the mock push service, which decrypts every body with the
 # subscription's key and verifies VAPID: each subscription gets the payload
 # exactly once; the NotificationLog row, the metrics hashes and the
-# heartbeat (hash + senders set) are right; HTTP/1.1 works too; a bad
+# heartbeat (hash + senders set) are right; HTTP/1.1 works too; a stored
+# key off the curve fails alone in its encryption batch; a bad
 # configuration refuses to start with a clear message.
 use strict;
 use warnings;
@@ -134,6 +135,48 @@ my $payload = { title => "Concert moved \x{2713}", body => 'Now at 21:00' };
     is(($after->{ $d[0][1] } // 0) - ($before->{ $d[0][1] } // 0), 1,
        '... an enabled subscription got it once');
     is($after->{ $d[1][1] } // 0, 0, '... a disabled one got nothing');
+}
+
+# ---- stored keys that are not P-256 points fail alone --------------------
+# 40 subscriptions in one topic (more than two encryption batches of 16);
+# three rows have a p256dh of 65 bytes off the curve (a corrupt row): the
+# 37 others are each delivered (the mock decrypts them), the three fail
+# with a PushError row naming the key and are not disabled.
+{
+    require MIME::Base64;
+    my @e = subscribe_many($port, 40);
+    my @ids = add_subs(\@e, "ue-$run", "bad-keys-$run");
+    my %bad = map { $_ => 1 } (3, 17, 38);
+    for my $i (keys %bad) {
+        (my $b64 = $e[$i][0]{keys}{p256dh}) =~ tr/-_/+\//;
+        my $raw = MIME::Base64::decode_base64($b64);
+        substr($raw, 64, 1) = chr(ord(substr($raw, 64, 1)) ^ 1);
+        (my $enc = MIME::Base64::encode_base64($raw, '')) =~ tr/+\//-_/;
+        $enc =~ s/=+\z//;
+        psql(qq{UPDATE "PushSubscription" SET p256dh = '$enc'
+                WHERE id = '$ids[$i]'});
+    }
+    my $before = msgs_by_sub($port);
+    my $j = enqueue($prefix, job_json(to => { topic => "bad-keys-$run" }));
+    my $l = wait_log($j, 30);
+    is($l && "$l->{subscriptionCount}/$l->{sentCount}/$l->{failedCount}",
+       '40/37/3', 'keys off the curve: 40 subscriptions, 37 sent, 3 failed');
+    my $after = msgs_by_sub($port);
+    my @wrong = grep {
+        ($after->{ $e[$_][1] } // 0) - ($before->{ $e[$_][1] } // 0)
+            != ($bad{$_} ? 0 : 1)
+    } 0 .. $#e;
+    ok(!@wrong, '... each good one delivered and decrypted once, the bad'
+                . ' ones nothing') or diag("wrong: @wrong");
+    my $in = join(',', map { "'$ids[$_]'" } keys %bad);
+    my $eps = join(',', map { "'$e[$_][0]{endpoint}'" } keys %bad);
+    is(psql(qq{SELECT count(*) FROM "PushError" WHERE "jobId" = '$j'
+               AND endpoint IN ($eps) AND error LIKE '%not a point on the%'}),
+       3, '... a PushError row for each, naming the key');
+    is(psql(qq{SELECT count(*) FROM "PushSubscription"
+               WHERE id IN ($in) AND enabled}), 3, '... none disabled');
+    # out of the way of later "all" sends
+    psql(qq{DELETE FROM "PushSubscription" WHERE id IN ($in)});
 }
 
 # ---- metrics, heartbeat ---------------------------------------------------
