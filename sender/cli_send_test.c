@@ -341,7 +341,7 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     int                rc;
     char               msg[512];
     size_t             bodylen;
-    int64_t            connect_ms, total_ms;
+    int64_t            connect_ms, tls_ms, total_ms;
     uint8_t            body[WP_ECE_MAX_BODY];
     wp_err_t           e;
     wp_ece_t          *ece;
@@ -363,6 +363,8 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     memset(&opts, 0, sizeof(opts));
     if (wp_conf_int("WEBPUSH_CONNECT_TIMEOUT", WP_DELIVER_CONNECT_TIMEOUT_MS,
                     100, 600000, &connect_ms, msg, sizeof(msg)) != 0
+        || wp_conf_int("WEBPUSH_TLS_TIMEOUT", WP_DELIVER_TLS_TIMEOUT_MS,
+                       100, 600000, &tls_ms, msg, sizeof(msg)) != 0
         || wp_conf_int("WEBPUSH_REQUEST_TIMEOUT", WP_DELIVER_TIMEOUT_MS,
                        100, 600000, &total_ms, msg, sizeof(msg)) != 0)
     {
@@ -372,6 +374,7 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     }
 
     opts.connect_timeout_ms = (long) connect_ms;
+    opts.tls_timeout_ms = (long) tls_ms;
     opts.timeout_ms = (long) total_ms;
     opts.ca_file = getenv("WEBPUSH_CA_FILE");
     if (opts.ca_file != NULL && opts.ca_file[0] == '\0') {

@@ -639,6 +639,11 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
     if (now >= c->connect_deadline_ms) {
         if (c->connect_deadline_ms == 0) {      /* resolve/dial failed */
             wp_conn_close(c, 1, 0, 0, CURLE_COULDNT_CONNECT, "%s", c->error);
+        } else if (c->state == WP_CONN_HANDSHAKE) {
+            wp_conn_close(c, 1, 1, 0, CURLE_OPERATION_TIMEDOUT,
+                          "TLS handshake with %s timed out after %lld"
+                          " milliseconds", c->origin,
+                          (long long) c->cl->opts.tls_timeout_ms);
         } else {
             wp_conn_close(c, 1, 1, 0, CURLE_OPERATION_TIMEDOUT,
                           "Connection timed out after %lld milliseconds",
@@ -677,6 +682,7 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
         SSL_set_fd(c->ssl, c->fd);
         SSL_set_connect_state(c->ssl);
         c->state = WP_CONN_HANDSHAKE;
+        c->connect_deadline_ms = now + c->cl->opts.tls_timeout_ms;
     }
 
     ERR_clear_error();

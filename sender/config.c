@@ -238,6 +238,8 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
                         err, errlen) != 0
         || wp_conf_int("WEBPUSH_CONNECT_TIMEOUT", 5000, 100, 600000,
                        &conf->connect_timeout_ms, err, errlen) != 0
+        || wp_conf_int("WEBPUSH_TLS_TIMEOUT", 5000, 100, 600000,
+                       &conf->tls_timeout_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_REQUEST_TIMEOUT", 30000, 100, 600000,
                        &conf->request_timeout_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_IDLE_TIMEOUT", 118000, 1000, 3600000,

@@ -49,6 +49,7 @@ typedef struct {
     int                    error_tracking;    /* ENABLE_ERROR_TRACKING */
 
     int64_t                connect_timeout_ms; /* WEBPUSH_CONNECT_TIMEOUT */
+    int64_t                tls_timeout_ms;     /* WEBPUSH_TLS_TIMEOUT */
     int64_t                request_timeout_ms; /* WEBPUSH_REQUEST_TIMEOUT */
     int64_t                idle_timeout_ms;    /* WEBPUSH_IDLE_TIMEOUT */
     int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */

@@ -52,6 +52,10 @@ wp_deliver_opts_defaults(wp_deliver_opts_t *out, const wp_deliver_opts_t *in)
         out->connect_timeout_ms = WP_DELIVER_CONNECT_TIMEOUT_MS;
     }
 
+    if (out->tls_timeout_ms <= 0) {
+        out->tls_timeout_ms = WP_DELIVER_TLS_TIMEOUT_MS;
+    }
+
     if (out->timeout_ms <= 0) {
         out->timeout_ms = WP_DELIVER_TIMEOUT_MS;
     }
@@ -118,7 +122,9 @@ wp_deliver_new(const wp_deliver_opts_t *opts, wp_err_t *err)
      * more messages/s; an isolated request may wait one delayed ACK.
      */
     WP_SETOPT(CURLOPT_TCP_NODELAY, 0L);
-    WP_SETOPT(CURLOPT_CONNECTTIMEOUT_MS, d->opts.connect_timeout_ms);
+    /* libcurl's connect phase includes the TLS handshake: both budgets */
+    WP_SETOPT(CURLOPT_CONNECTTIMEOUT_MS,
+              d->opts.connect_timeout_ms + d->opts.tls_timeout_ms);
     WP_SETOPT(CURLOPT_TIMEOUT_MS, d->opts.timeout_ms);
     WP_SETOPT(CURLOPT_USERAGENT, d->opts.user_agent);
     WP_SETOPT(CURLOPT_ERRORBUFFER, d->errbuf);

@@ -37,6 +37,7 @@
 #include "wp_err.h"
 
 #define WP_DELIVER_CONNECT_TIMEOUT_MS  5000
+#define WP_DELIVER_TLS_TIMEOUT_MS      5000
 #define WP_DELIVER_TIMEOUT_MS          30000
 #define WP_DELIVER_IDLE_MS             118000  /* as libcurl's max age */
 #define WP_DELIVER_MAX_BODY            4096   /* response body kept */
@@ -44,7 +45,11 @@
 
 typedef struct {
     const char  *ca_file;            /* PEM CA bundle; NULL: system store */
-    long         connect_timeout_ms; /* 0: WP_DELIVER_CONNECT_TIMEOUT_MS */
+    long         connect_timeout_ms; /* TCP connect (libcurl: connect + TLS
+                                        together, the sum of both);
+                                        0: WP_DELIVER_CONNECT_TIMEOUT_MS */
+    long         tls_timeout_ms;     /* TLS handshake after the connect;
+                                        0: WP_DELIVER_TLS_TIMEOUT_MS */
     long         timeout_ms;         /* 0: WP_DELIVER_TIMEOUT_MS */
     long         idle_ms;            /* client.h: keep idle connections
                                         this long; 0: WP_DELIVER_IDLE_MS */

@@ -118,6 +118,7 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     memset(&opts, 0, sizeof(opts));
     opts.ca_file = conf->ca_file;
     opts.connect_timeout_ms = (long) conf->connect_timeout_ms;
+    opts.tls_timeout_ms = (long) conf->tls_timeout_ms;
     opts.timeout_ms = (long) conf->request_timeout_ms;
     opts.idle_ms = (long) conf->idle_timeout_ms;
 

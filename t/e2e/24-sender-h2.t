@@ -23,7 +23,10 @@
 #   i. WEBPUSH_CRYPTO_THREADS=2 (encryption on worker threads): a broadcast
 #      exactly once, each payload decrypted; SIGTERM exits 0; a bad value
 #      exits 78; WEBPUSH_IDLE_TIMEOUT: a connection idle longer is not
-#      reused, one idle less long is.
+#      reused, one idle less long is;
+#   j. a connect that cannot finish and a TLS handshake that cannot: each
+#      fails on its own budget (WEBPUSH_CONNECT_TIMEOUT, WEBPUSH_TLS_TIMEOUT)
+#      and says which; a bad value exits 78.
 use strict;
 use warnings;
 use FindBin;
@@ -423,6 +426,62 @@ note(sprintf('%.1f s', time() - $T0));
     is($st >> 8, 78, 'i. WEBPUSH_CRYPTO_THREADS=many: exit 78');
     like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_CRYPTO_THREADS/,
          '... with a message naming the variable');
+}
+
+# ---- j. connect and TLS timeouts ---------------------------------------------
+# A listener whose accept queue is full drops new SYNs (the connect cannot
+# finish); one that takes connections and never answers the ClientHello
+# (the TLS handshake cannot).  Each has its own budget: the error names
+# the phase and the budget that ran out.
+{
+    use IO::Socket::INET;
+    # backlog 1 (IO::Socket makes 0 into 5): two connections never
+    # accepted fill the queue; the kernel then drops new SYNs
+    my $full = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                     LocalPort => 0, Proto => 'tcp')
+        or die "listen: $!";
+    my @queued = map {
+        IO::Socket::INET->new(PeerAddr => '127.0.0.1', Blocking => 0,
+                              PeerPort => $full->sockport, Proto => 'tcp')
+    } 1 .. 4;
+    my $mute = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                     LocalPort => 0, Proto => 'tcp')
+        or die "listen: $!";
+    my @ports = ($full->sockport, $mute->sockport);
+    my ($keys) = subscribe($mock{a});
+    my @subs = map {
+        [{ %$keys, endpoint => "https://127.0.0.1:$_/push/j$_" }, "j$_"]
+    } @ports;
+    add_subs(\@subs, "uj-$run");
+    my $prefj = '{t24j}:';
+    redis('DEL', map { "$prefj$_" } qw(jobs dead retry scheduled metrics
+          metrics:latency senders finish));
+    my $sndj = start_sender('t24j', %common, WEBPUSH_QUEUE_PREFIX => $prefj,
+                            WEBPUSH_ALLOWED_ENDPOINTS =>
+                                join(',', map { "127.0.0.1:$_" } @ports),
+                            PUSH_RETRY_ATTEMPTS => 0,
+                            WEBPUSH_CONNECT_TIMEOUT => 700,
+                            WEBPUSH_TLS_TIMEOUT => 900);
+    my $l = wait_log(enqueue($prefj, job_json(to => { userId => "uj-$run" })),
+                     20);
+    is($l && "$l->{sentCount}/$l->{failedCount}", '0/2',
+       'j. no connect, no TLS: both failed');
+    my ($pc) = pusherrors($subs[0][0]{endpoint});
+    like($pc // '', qr/Connection timed out after 700 milliseconds/,
+         '... the connect ran out of WEBPUSH_CONNECT_TIMEOUT') or diag($pc);
+    my ($pt) = pusherrors($subs[1][0]{endpoint});
+    like($pt // '', qr/TLS handshake with \S+ timed out after 900 milliseconds/,
+         '... the handshake ran out of WEBPUSH_TLS_TIMEOUT') or diag($pt);
+    my ($st) = stop_sender($sndj);
+    is($st, 0, '... the sender exits 0 on SIGTERM');
+
+    my $bad = start_sender('t24jbad', %common, WEBPUSH_QUEUE_PREFIX => $prefj,
+                           WEBPUSH_TLS_TIMEOUT => 'soon');
+    ($st) = stop_sender($bad, 'ZERO', 10);
+    is($st >> 8, 78, 'j. WEBPUSH_TLS_TIMEOUT=soon: exit 78');
+    like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_TLS_TIMEOUT/,
+         '... with a message naming the variable');
+    close $_ for grep { defined } @queued;
 }
 
 # leave no enabled subscription behind for later "all" audiences
