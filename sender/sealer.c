@@ -251,13 +251,6 @@ wp_sealer_free(wp_sealer_t *sl)
 }
 
 
-int
-wp_sealer_threads(const wp_sealer_t *sl)
-{
-    return sl->nthreads;
-}
-
-
 void
 wp_sealer_seal(wp_sealer_t *sl, wp_seal_t *j)
 {
