@@ -49,7 +49,6 @@ wp_sealer_t *wp_sealer_new(int threads, wp_err_t *err);
 /* Stops and joins the workers (after their current body); NULL is fine. */
 void wp_sealer_free(wp_sealer_t *sl);
 
-
 /*
  * Gather j for sealing: it comes back from wp_sealer_done() after a
  * wp_sealer_kick().
