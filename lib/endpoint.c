@@ -565,7 +565,6 @@ wp_endpoint_check(const wp_endpoint_policy_t *pol, const char *url,
     size_t len, wp_url_t *out, wp_err_t *err)
 {
     int                    rc;
-    size_t                 i;
     wp_url_t               local;
     wp_endpoint_policy_t  *def;
 
@@ -586,13 +585,26 @@ wp_endpoint_check(const wp_endpoint_policy_t *pol, const char *url,
         return rc;
     }
 
-    for (i = 0; i < pol->n; i++) {
-        if (wp_pattern_match(&pol->pat[i], out)) {
-            return 0;
-        }
+    if (wp_endpoint_policy_match(pol, out)) {
+        return 0;
     }
 
     return wp_err_set(err, WP_E_ENDPOINT_NOT_ALLOWED, "endpoint",
                       "endpoint: %s is not an allowed push service",
                       out->origin + 8);
+}
+
+
+int
+wp_endpoint_policy_match(const wp_endpoint_policy_t *pol, const wp_url_t *u)
+{
+    size_t  i;
+
+    for (i = 0; i < pol->n; i++) {
+        if (wp_pattern_match(&pol->pat[i], u)) {
+            return 1;
+        }
+    }
+
+    return 0;
 }

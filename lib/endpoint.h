@@ -53,6 +53,13 @@
     "*.push.apple.com,"                                                     \
     "*.notify.windows.com"
 
+/*
+ * The endpoints of Microsoft's WNS, which wants X-WNS-Cache-Policy to
+ * agree with the TTL ("no-cache" for TTL 0, else 400): a pattern list in
+ * the policy syntax above.
+ */
+#define WP_ENDPOINT_WNS   "*.notify.windows.com"
+
 typedef struct wp_endpoint_policy_s  wp_endpoint_policy_t;
 
 typedef struct {
@@ -94,5 +101,9 @@ int wp_url_parse(const char *url, size_t len, wp_url_t *out, wp_err_t *err);
  */
 int wp_endpoint_check(const wp_endpoint_policy_t *pol, const char *url,
     size_t len, wp_url_t *out, wp_err_t *err);
+
+/* 1 when the parsed URL u matches one of pol's patterns, else 0. */
+int wp_endpoint_policy_match(const wp_endpoint_policy_t *pol,
+    const wp_url_t *u);
 
 #endif /* WP_ENDPOINT_H */

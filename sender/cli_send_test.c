@@ -353,6 +353,7 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     wp_vapid_key_t    *key;
     wp_vapid_token_t   tok;
     wp_deliver_opts_t  opts;
+    wp_endpoint_policy_t  *wns;
 
     if (wp_conf_vapid(&key, &subject, msg, sizeof(msg)) != 0) {
         fprintf(stderr, CMD ": %s\n", msg);
@@ -425,6 +426,12 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
         goto done;
     }
 
+    if (wp_conf_wns(&wns, msg, sizeof(msg)) != 0) {
+        fprintf(stderr, CMD ": %s\n", msg);
+        rc = CLI_EXIT_CONFIG;
+        goto done;
+    }
+
     memset(&req, 0, sizeof(req));
     req.endpoint = sub->endpoint;
     req.body = body;
@@ -433,6 +440,9 @@ send_test_deliver(const wp_subscription_t *sub, const wp_send_req_t *fields,
     req.urgency = wp_urgency_name(fields->urgency);
     req.topic = fields->topic;
     req.authorization = tok.header;
+    req.wns_cache_policy = wp_endpoint_policy_match(wns, &sub->url)
+                           ? wp_deliver_wns_cache_policy(req.ttl) : NULL;
+    wp_endpoint_policy_free(wns);
 
     if (wp_deliver_send(d, &req, &resp, &e) != 0) {
         fprintf(stderr, CMD ": %s\n", e.message);

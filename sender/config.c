@@ -138,6 +138,23 @@ wp_conf_policy(wp_endpoint_policy_t **pol, char *err, size_t errlen)
 
 
 int
+wp_conf_wns(wp_endpoint_policy_t **pol, char *err, size_t errlen)
+{
+    wp_err_t     e;
+    const char  *v;
+
+    v = wp_conf_env("WEBPUSH_WNS_ENDPOINTS");
+
+    if (wp_endpoint_policy_parse(v ? v : WP_ENDPOINT_WNS, pol, &e) != 0) {
+        snprintf(err, errlen, "WEBPUSH_WNS_ENDPOINTS: %s", e.message);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
 wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
 {
     int64_t      n;
@@ -166,7 +183,8 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     }
 
     if (wp_conf_vapid(&conf->vapid, &conf->vapid_subject, err, errlen) != 0
-        || wp_conf_policy(&conf->policy, err, errlen) != 0)
+        || wp_conf_policy(&conf->policy, err, errlen) != 0
+        || wp_conf_wns(&conf->wns, err, errlen) != 0)
     {
         goto failed;
     }
@@ -287,6 +305,9 @@ wp_sender_conf_free(wp_sender_conf_t *conf)
         wp_vapid_key_free(conf->vapid);
         conf->vapid = NULL;
     }
+
+    wp_endpoint_policy_free(conf->wns);
+    conf->wns = NULL;
 
     if (conf->policy) {
         wp_endpoint_policy_free(conf->policy);

@@ -34,6 +34,7 @@ typedef struct {
     wp_vapid_key_t        *vapid;             /* VAPID_PUBLIC/PRIVATE_KEY */
     const char            *vapid_subject;     /* VAPID_SUBJECT */
     wp_endpoint_policy_t  *policy;            /* WEBPUSH_ALLOWED_ENDPOINTS */
+    wp_endpoint_policy_t  *wns;               /* WEBPUSH_WNS_ENDPOINTS */
     const char            *ca_file;           /* WEBPUSH_CA_FILE or NULL */
     int                    http2_libcurl;     /* WEBPUSH_HTTP2_CLIENT */
     int                    crypto_threads;    /* WEBPUSH_CRYPTO_THREADS */
@@ -77,6 +78,9 @@ int wp_conf_vapid(wp_vapid_key_t **key, const char **subject, char *err,
 
 /* WEBPUSH_ALLOWED_ENDPOINTS (unset = the real push services). */
 int wp_conf_policy(wp_endpoint_policy_t **pol, char *err, size_t errlen);
+
+/* WEBPUSH_WNS_ENDPOINTS: the endpoints that are WNS (unset = WNS's). */
+int wp_conf_wns(wp_endpoint_policy_t **pol, char *err, size_t errlen);
 
 /* A boolean variable: true/false, 1/0, yes/no, on/off (unset = def). */
 int wp_conf_bool(const char *name, int def, int *out, char *err,

@@ -192,6 +192,9 @@ wp_deliver_prepare(wp_deliver_t *d, const wp_push_req_t *req, wp_err_t *err)
             && wp_deliver_add_header(&list, "Topic", req->topic, err) != 0)
         || wp_deliver_add_header(&list, "Authorization", req->authorization,
                                  err) != 0
+        || (req->wns_cache_policy != NULL
+            && wp_deliver_add_header(&list, "X-WNS-Cache-Policy",
+                                     req->wns_cache_policy, err) != 0)
         || (req->body_len > 0
             && (wp_deliver_add_header(&list, "Content-Type",
                                       "application/octet-stream", err) != 0
@@ -328,6 +331,13 @@ wp_deliver_send(wp_deliver_t *d, const wp_push_req_t *req,
     wp_deliver_finish(d, rc, resp);
 
     return 0;
+}
+
+
+const char *
+wp_deliver_wns_cache_policy(int64_t ttl)
+{
+    return ttl == 0 ? "no-cache" : "cache";
 }
 
 

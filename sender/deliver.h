@@ -66,6 +66,7 @@ typedef struct {
     const char     *urgency;         /* NULL: no Urgency header */
     const char     *topic;           /* NULL or "": no Topic header */
     const char     *authorization;   /* "vapid t=..., k=..." */
+    const char     *wns_cache_policy; /* X-WNS-Cache-Policy; NULL: none */
 } wp_push_req_t;
 
 /*
@@ -99,6 +100,12 @@ typedef enum {
     WP_OUTCOME_CONFIG,        /* 401, 403: VAPID/config, never disable */
     WP_OUTCOME_RETRY          /* 429, 5xx, 406 (WNS), 408, network errors */
 } wp_outcome_t;
+
+/*
+ * The X-WNS-Cache-Policy a request to WNS needs: "no-cache" for TTL 0
+ * (WNS answers 400 otherwise), "cache" for any other TTL.
+ */
+const char *wp_deliver_wns_cache_policy(int64_t ttl);
 
 /* *out = *in (NULL: all zero) with the defaults filled in. */
 void wp_deliver_opts_defaults(wp_deliver_opts_t *out,

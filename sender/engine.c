@@ -459,8 +459,9 @@ wp_engine_send(wp_engine_t *e, wp_engine_slot_t *slot, int64_t now)
         goto failed;
     }
 
-    /* What is left of the TTL, so a late retry cannot outlive it. */
-    ttl = (w->msg->expires_ms - now) / 1000;
+    /* What is left of the TTL, so a late retry cannot outlive it: whole
+     * seconds rounded up (a TTL of 1 must not become "no storage"). */
+    ttl = (w->msg->expires_ms - now + 999) / 1000;
     ttl = ttl < 0 ? 0 : ttl > w->msg->req->ttl ? w->msg->req->ttl : ttl;
 
     memset(&req, 0, sizeof(req));
@@ -471,6 +472,8 @@ wp_engine_send(wp_engine_t *e, wp_engine_slot_t *slot, int64_t now)
     req.urgency = wp_urgency_name(w->msg->req->urgency);
     req.topic = w->msg->req->topic;
     req.authorization = slot->o->tok.header;
+    req.wns_cache_policy = wp_endpoint_policy_match(e->conf->wns, &slot->url)
+                           ? wp_deliver_wns_cache_policy(ttl) : NULL;
 
     slot->native = e->client != NULL;
 

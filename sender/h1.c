@@ -99,6 +99,9 @@ wp_h1_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
                  || wp_h1_str(&p, end, req->topic)))
          || wp_h1_lit(&p, end, "\r\nAuthorization: ")
          || wp_h1_str(&p, end, req->authorization)
+         || (req->wns_cache_policy != NULL
+             && (wp_h1_lit(&p, end, "\r\nX-WNS-Cache-Policy: ")
+                 || wp_h1_str(&p, end, req->wns_cache_policy)))
          || wp_h1_lit(&p, end, "\r\nContent-Length: ")
          || wp_h1_str(&p, end, clen)
          || (req->body_len > 0

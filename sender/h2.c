@@ -319,7 +319,7 @@ wp_h2_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
     size_t                 n;
     int32_t                id;
     const char            *authority, *path;
-    nghttp2_nv             nv[14];
+    nghttp2_nv             nv[15];
     nghttp2_data_provider  prd;
 
     snprintf(ttl, sizeof(ttl), "%lld", (long long) req->ttl);
@@ -345,6 +345,9 @@ wp_h2_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
                         err) != 0)
         || wp_h2_nv(nv, &n, "authorization", req->authorization,
                     strlen(req->authorization), err) != 0
+        || (req->wns_cache_policy != NULL
+            && wp_h2_nv(nv, &n, "x-wns-cache-policy", req->wns_cache_policy,
+                        strlen(req->wns_cache_policy), err) != 0)
         || wp_h2_nv(nv, &n, "content-length", clen, strlen(clen), err) != 0
         || (req->body_len > 0
             && (wp_h2_nv(nv, &n, "content-type", "application/octet-stream",

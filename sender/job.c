@@ -30,6 +30,18 @@ wp_job_now_ms(void)
 }
 
 
+int64_t
+wp_job_expires_ms(const wp_send_req_t *req)
+{
+    int64_t  due;
+
+    due = req->send_at_ms > req->created_at_ms ? req->send_at_ms
+                                               : req->created_at_ms;
+
+    return due + (req->ttl > 0 ? req->ttl : 1) * 1000;
+}
+
+
 int
 wp_sender_init(wp_sender_t *s, wp_sender_conf_t *conf, wp_log_t *log,
     wp_queue_t *q, const volatile sig_atomic_t *stop, char *err,
@@ -582,7 +594,7 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
     }
 
     msg.req = &req;
-    msg.expires_ms = req.created_at_ms + req.ttl * 1000;
+    msg.expires_ms = wp_job_expires_ms(&req);
     rc = -1;
 
     if (req.send_at_ms > wp_job_now_ms()) {
@@ -595,10 +607,6 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
             rc = 0;
         }
         goto done;
-    }
-
-    if (req.send_at_ms > req.created_at_ms) {
-        msg.expires_ms = req.send_at_ms + req.ttl * 1000;
     }
 
     /* The checkpoint (after, started) only: the entry holds the job. */

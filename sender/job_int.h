@@ -26,6 +26,14 @@ typedef struct {
 
 int64_t wp_job_now_ms(void);
 
+/*
+ * When a message stops being worth a request: its TTL after it was due
+ * (sendAt, else createdAt).  TTL 0 asks the push service not to store
+ * it ("now or never"), not the sender to drop it: it has one second to
+ * go out, with TTL: 0 on the wire.
+ */
+int64_t wp_job_expires_ms(const wp_send_req_t *req);
+
 /* The database connection, reconnected when needed; NULL when down. */
 PGconn *wp_job_pg(wp_sender_t *s);
 

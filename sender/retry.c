@@ -113,12 +113,7 @@ wp_job_retries(wp_sender_t *s)
             {
                 jobs[nj].ok = 1;
                 jobs[nj].msg.req = &jobs[nj].req;
-                jobs[nj].msg.expires_ms = jobs[nj].req.created_at_ms
-                                          + jobs[nj].req.ttl * 1000;
-                if (jobs[nj].req.send_at_ms > jobs[nj].req.created_at_ms) {
-                    jobs[nj].msg.expires_ms = jobs[nj].req.send_at_ms
-                                              + jobs[nj].req.ttl * 1000;
-                }
+                jobs[nj].msg.expires_ms = wp_job_expires_ms(&jobs[nj].req);
             }
             wp_jobstate_free(&st);
             nj++;

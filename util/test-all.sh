@@ -127,7 +127,7 @@ e2e_asan() {
 # files: it must keep the same contract.  $@: files.
 e2e_libcurl() {
     local files=("$@")
-    [ ${#files[@]} -gt 0 ] || files=(t/e2e/20-*.t t/e2e/21-*.t t/e2e/22-*.t)
+    [ ${#files[@]} -gt 0 ] || files=(t/e2e/20-*.t t/e2e/21-*.t t/e2e/22-*.t t/e2e/27-*.t)
     WEBPUSH_HTTP2_CLIENT=libcurl run_prove "e2e-libcurl" -I t/lib "${files[@]}"
 }
 

@@ -115,6 +115,13 @@ def autopush_error(kind, message):
     return resp
 
 
+def wns_error(status, description):
+    """WNS's answer: an empty body, the reason in X-WNS-Error-Description."""
+    resp = Response(status, b"", [("x-wns-error-description", description)])
+    resp.reason = description
+    return resp
+
+
 def apple_error(status, reason, detail):
     """Apple's JSON error body {"reason": ...}; detail only goes to logs."""
     resp = json_response(status, {"reason": reason})
@@ -228,8 +235,9 @@ class Subscription:
 class Service:
     """State and request handling; safe to call from several threads."""
 
-    def __init__(self, origin_host, log):
+    def __init__(self, origin_host, log, wns=False):
         self.host = origin_host         # "127.0.0.1"
+        self.wns = wns                  # WNS's X-WNS-Cache-Policy rule
         self.port = None                # set once bound
         self.log = log
         self.lock = threading.Lock()
@@ -512,6 +520,13 @@ class Service:
             return autopush_error("missing_ttl", "Missing TTL header")
         if len(ttl) != 1 or not TTL_RE.match(ttl[0].strip()):
             return autopush_error("invalid_ttl", "Invalid TTL header")
+
+        # WNS: the cache policy must agree with the TTL ("no-cache" for 0)
+        policy = req.header("x-wns-cache-policy")
+        if self.wns and ((int(ttl[0]) == 0) != (policy == "no-cache")
+                         or policy not in (None, "cache", "no-cache")):
+            return wns_error(400, "Ttl value conflicts with"
+                                  " X-WNS-Cache-Policy")
 
         urgency = req.values("urgency")
         if urgency and (len(urgency) != 1 or urgency[0] not in URGENCIES):

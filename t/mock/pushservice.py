@@ -3,7 +3,7 @@
 
     t/mock/pushservice.py --port 0 [--cert C --key K | --write-cert F]
                           --ready-file F [--http1-only] [--max-streams N]
-                          [--strict-streams]
+                          [--strict-streams] [--wns]
 
 HTTPS only, on 127.0.0.1; ALPN offers h2 (python3-h2) and http/1.1.  It
 checks every push request the way a real push service does, decrypts the
@@ -82,7 +82,7 @@ def write_ready(path, port):
 
 
 async def serve(args, ctx):
-    service = mock_service.Service(args.host, log)
+    service = mock_service.Service(args.host, log, args.wns)
 
     async def on_client(reader, writer):
         await mock_http.serve_connection(reader, writer, service,
@@ -124,6 +124,9 @@ def main():
                     help="do not offer h2 in ALPN")
     ap.add_argument("--max-streams", type=int, default=100,
                     help="HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS (100)")
+    ap.add_argument("--wns", action="store_true",
+                    help="answer like WNS: X-WNS-Cache-Policy must agree"
+                         " with the TTL (no-cache for TTL 0), else 400")
     ap.add_argument("--strict-streams", action="store_true",
                     help="refuse (RST_STREAM REFUSED_STREAM) streams beyond "
                          "--max-streams even before the client acknowledged "

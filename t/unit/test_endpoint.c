@@ -337,12 +337,48 @@ test_lists(void)
 }
 
 
+/* wp_endpoint_policy_match on parsed URLs: the WNS list (WP_ENDPOINT_WNS). */
+static void
+test_match(void)
+{
+    size_t                 i;
+    wp_err_t               e;
+    wp_url_t               u;
+    wp_endpoint_policy_t  *pol;
+
+    static const struct {
+        const char  *url;
+        int          wns;
+    } wns_cases[] = {
+        { "https://wns2-par02p.notify.windows.com/w/?token=AbC", 1 },
+        { "https://db5p.notify.windows.com/w/?token=x", 1 },
+        { "https://notify.windows.com/w/", 0 },         /* not a subdomain */
+        { "https://wns2.notify.windows.com:8443/w/", 0 },   /* other port */
+        { "https://notify.windows.com.evil.example/w/", 0 },
+        { "https://fcm.googleapis.com/fcm/send/abc", 0 },
+        { "https://web.push.apple.com/QGx", 0 },
+    };
+
+    ok(wp_endpoint_policy_parse(WP_ENDPOINT_WNS, &pol, &e) == 0,
+       "the WNS list parses");
+
+    for (i = 0; pol != NULL && i < sizeof(wns_cases) / sizeof(wns_cases[0]); i++) {
+        ok(wp_url_parse(wns_cases[i].url, strlen(wns_cases[i].url), &u, &e) == 0
+           && wp_endpoint_policy_match(pol, &u) == wns_cases[i].wns,
+           "%s %s WNS", wns_cases[i].url, wns_cases[i].wns ? "is" : "is not");
+    }
+
+    wp_endpoint_policy_free(pol);
+}
+
+
 int
 main(void)
 {
     test_table();
     test_parsed();
     test_lists();
+    test_match();
 
     return tap_done();
 }
