@@ -30,6 +30,7 @@ wp_http1_init(wp_http1_resp_t *r, char *body, size_t body_cap)
     r->keep_alive = 0;
     r->retry_after[0] = '\0';
     r->location[0] = '\0';
+    r->wns_error[0] = '\0';
     r->body_len = 0;
     r->body_truncated = 0;
     r->state = WP_H1_HEAD;
@@ -179,6 +180,7 @@ wp_http1_head(wp_http1_resp_t *r, wp_err_t *err)
     r->keep_alive = !http10;
     r->retry_after[0] = '\0';
     r->location[0] = '\0';
+    r->wns_error[0] = '\0';
     te = te_chunked = have_len = closes = 0;
     clen = 0;
 
@@ -259,6 +261,12 @@ wp_http1_head(wp_http1_resp_t *r, wp_err_t *err)
         } else if (nl == 8 && strncasecmp(p, "location", 8) == 0) {
             (void) wp_http1_value(colon + 1, q, r->location,
                                   sizeof(r->location));
+
+        } else if (nl == 23
+                   && strncasecmp(p, "x-wns-error-description", 23) == 0)
+        {
+            (void) wp_http1_value(colon + 1, q, r->wns_error,
+                                  sizeof(r->wns_error));
         }
     }
 

@@ -29,6 +29,7 @@ typedef struct {
     int       keep_alive;           /* the connection may carry another */
     char      retry_after[64];      /* raw Retry-After value, "" none */
     char      location[1024];       /* raw Location value, "" none */
+    char      wns_error[256];       /* X-WNS-Error-Description, "" none */
     char     *body;                 /* caller's buffer, NUL-terminated */
     size_t    body_cap;             /* its size, NUL included */
     size_t    body_len;

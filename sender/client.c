@@ -267,6 +267,7 @@ wp_stream_report(wp_stream_t *s, const char *error, CURLcode code,
     resp.body_truncated = s->rbody_truncated;
     resp.retry_after = error ? -1 : s->retry_after;
     resp.location = s->location;
+    resp.wns_error = error ? "" : s->wns_error;
     resp.elapsed_ms = (long) (cl->now_ms - s->started_ms);
     resp.no_h2 = no_h2;
     resp.resend = resend;
@@ -881,6 +882,7 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
     s->rbody[0] = '\0';
     s->rbody_truncated = 0;
     s->location[0] = '\0';
+    s->wns_error[0] = '\0';
 
     if ((c->http1 ? wp_h1_submit(c, s, url, req, cl->opts.user_agent, err)
                   : wp_h2_submit(c, s, url, req, cl->opts.user_agent, err))

@@ -47,6 +47,7 @@ struct wp_stream_s {
     int               rbody_truncated;
     char              rbody[WP_DELIVER_MAX_BODY + 1];
     char              location[1024];
+    char              wns_error[256];   /* X-WNS-Error-Description */
 };
 
 struct wp_conn_s {

@@ -3,6 +3,8 @@
  * transport policy and the slot's life cycle).
  */
 
+#define _GNU_SOURCE             /* strcasestr */
+
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@ struct wp_deliver_s {
     size_t              body_len;
     int                 body_truncated;
     char                location[1024];
+    char                wns_error[256];     /* X-WNS-Error-Description */
 };
 
 
@@ -259,6 +262,8 @@ wp_deliver_finish(wp_deliver_t *d, CURLcode rc, wp_push_resp_t *resp)
     resp->body_len = d->body_len;
     resp->body_truncated = d->body_truncated;
     resp->location = d->location;
+    resp->wns_error = d->wns_error;
+    d->wns_error[0] = '\0';
     resp->retry_after = -1;
     resp->error = "";
 
@@ -307,6 +312,13 @@ wp_deliver_finish(wp_deliver_t *d, CURLcode rc, wp_push_resp_t *resp)
                                 d->location, sizeof(d->location)) != 0)
     {
         d->location[0] = '\0';
+    }
+
+    if (wp_deliver_header_value(d->headers, d->headers_len,
+                                "X-WNS-Error-Description", d->wns_error,
+                                sizeof(d->wns_error)) != 0)
+    {
+        d->wns_error[0] = '\0';
     }
 
     if (wp_deliver_header_value(d->headers, d->headers_len, "Retry-After",
@@ -364,8 +376,19 @@ wp_deliver_classify(const wp_push_resp_t *resp)
     }
 
     switch (s) {
-    case 404:
     case 410:
+        /*
+         * WNS's 410 "Domain Blocked" is about the sender, not the
+         * subscription (protocol reference 1.1): alert, never a mass
+         * disable.
+         */
+        if (resp->wns_error != NULL
+            && strcasestr(resp->wns_error, "blocked") != NULL)
+        {
+            return WP_OUTCOME_CONFIG;
+        }
+        return WP_OUTCOME_DISABLE;
+    case 404:
         return WP_OUTCOME_DISABLE;
     case 401:
     case 403:

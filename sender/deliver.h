@@ -87,6 +87,7 @@ typedef struct {
     int          body_truncated;
     int64_t      retry_after;     /* seconds from now; -1: none or bad */
     const char  *location;        /* Location header value, "" if none */
+    const char  *wns_error;       /* X-WNS-Error-Description, "" if none */
     long         elapsed_ms;
     int          no_h2;           /* client.h: origin speaks no HTTP/2 */
     int          resend;          /* client.h: provably not processed */

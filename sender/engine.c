@@ -562,6 +562,11 @@ wp_engine_reason(const wp_push_resp_t *resp, char *out, size_t cap)
     }
 
     out[len] = '\0';
+
+    /* WNS answers with an empty body and says why in a header */
+    if (copied == 0 && resp->wns_error != NULL && resp->wns_error[0]) {
+        snprintf(out + len, cap - len, ": %.200s", resp->wns_error);
+    }
 }
 
 
@@ -635,10 +640,13 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
         if (wp_origin_on_config_error(o, now, e->conf->circuit_open_ms,
                                       w->reason, mismatch))
         {
-            /* Loud: our credentials are refused; nothing is disabled. */
-            wp_log(e->log, WP_LOG_ERROR, "push service refused our VAPID"
-                   " credentials: circuit open, check VAPID keys and"
-                   " subject", "aud", o->aud, "reason", w->reason, NULL);
+            /* Loud: this sender is refused; nothing is disabled. */
+            wp_log(e->log, WP_LOG_ERROR, w->status == 410
+                   ? "push service blocked this sender (WNS \"Domain"
+                     " Blocked\"): circuit open, nothing disabled"
+                   : "push service refused our VAPID credentials: circuit"
+                     " open, check VAPID keys and subject",
+                   "aud", o->aud, "reason", w->reason, NULL);
 
             rr = wp_engine_redis(e, "SET %scircuit:%s %s PX %lld",
                                  e->q->prefix, o->aud, w->reason,

@@ -142,6 +142,7 @@ wp_h1_answer(wp_conn_t *c, wp_stream_t *s)
                                             (int64_t) time(NULL))
                      : -1;
     snprintf(s->location, sizeof(s->location), "%s", r->location);
+    snprintf(s->wns_error, sizeof(s->wns_error), "%s", r->wns_error);
     s->rbody_len = r->body_len;
     s->rbody_truncated = r->body_truncated;
 

@@ -50,7 +50,8 @@ wp_h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
 {
     char             v[256];
     long             st;
-    wp_stream_t  *s;
+    size_t           n;
+    wp_stream_t     *s;
 
     if (frame->hd.type != NGHTTP2_HEADERS) {
         return 0;
@@ -71,6 +72,7 @@ wp_h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
         s->status = st;
         s->retry_after = -1;
         s->location[0] = '\0';
+        s->wns_error[0] = '\0';
         return 0;
     }
 
@@ -88,6 +90,14 @@ wp_h2_on_header(nghttp2_session *sess, const nghttp2_frame *frame,
     {
         memcpy(s->location, value, valuelen);
         s->location[valuelen] = '\0';
+        return 0;
+    }
+
+    if (namelen == 23 && memcmp(name, "x-wns-error-description", 23) == 0) {
+        n = valuelen < sizeof(s->wns_error) ? valuelen
+                                            : sizeof(s->wns_error) - 1;
+        memcpy(s->wns_error, value, n);
+        s->wns_error[n] = '\0';
     }
 
     return 0;

@@ -6,7 +6,11 @@
 # (default *.notify.windows.com; here the mock's address) get "cache", or
 # "no-cache" for TTL 0, over HTTP/2 and HTTP/1.1 and from `webpush-cli
 # send-test`; other endpoints never get the header.  Without the header a
-# TTL-0 push to WNS fails as the real service would make it fail.
+# TTL-0 push to WNS fails as the real service would make it fail, and the
+# reason WNS gives in X-WNS-Error-Description (its body is empty) is in
+# the PushError row.  A WNS 410 "Domain Blocked" is about the sender: the
+# subscription is kept (a circuit, as for 401/403); any other 410 disables
+# it.
 use strict;
 use warnings;
 use FindBin;
@@ -17,7 +21,8 @@ need_stack();
 
 my $prefix = '{t27}:';
 my $plain  = '{t27p}:';
-for my $p ($prefix, $plain) {
+my $prefb  = '{t27b}:';
+for my $p ($prefix, $plain, $prefb) {
     redis('DEL', map { "$p$_" } qw(jobs dead retry scheduled metrics
           metrics:latency senders finish));
 }
@@ -96,6 +101,9 @@ sub last_msg {              # the last request the mock recorded for a sub
     my $m = last_msg($wns1, $w1[0][1]);
     is($m->{status}, 400, '... 400 from the WNS mock');
     ok(!exists $m->{headers}{'x-wns-cache-policy'}, '... no header sent');
+    is(psql(qq{SELECT count(*) FROM "PushError" WHERE "jobId" = '$j'
+               AND error LIKE '%Ttl value conflicts with X-WNS-Cache-Policy%'}),
+       1, '... the PushError row quotes X-WNS-Error-Description');
     is(psql(qq{SELECT enabled FROM "PushSubscription"
                WHERE id = 's-$w1[0][1]'}), 't', '... subscription kept');
     my ($st) = stop_sender($p);
@@ -108,6 +116,38 @@ sub last_msg {              # the last request the mock recorded for a sub
     is($st >> 8, 78, 'WEBPUSH_WNS_ENDPOINTS malformed: exit 78');
     like(slurp($bad->{log}), qr/WEBPUSH_WNS_ENDPOINTS/,
          '... with a message naming the variable');
+}
+
+# ---- 410: "Domain Blocked" keeps the subscription, others disable -----------
+{
+    my ($blocked_port) = start_mocks(['m27b', '--wns']);
+    my ($bsub, $bid) = subscribe($blocked_port, behaviour => {
+        status => 410, wns_error => 'Domain Blocked' });
+    my ($esub, $eid) = subscribe($wns, behaviour => {
+        status => 410, wns_error => 'The channel has expired' });
+    add_subs([[$bsub, $bid], [$esub, $eid]], "b-$run");
+    my $sb = start_sender('t27b', WEBPUSH_QUEUE_PREFIX => $prefb,
+                          PUSH_RETRY_ATTEMPTS => 0,
+                          WEBPUSH_ALLOWED_ENDPOINTS =>
+                              "$allow,127.0.0.1:$blocked_port",
+                          WEBPUSH_WNS_ENDPOINTS =>
+                              "127.0.0.1:$wns,127.0.0.1:$blocked_port");
+    my $j = enqueue($prefb, job_json(to => { userId => "b-$run" }));
+    my $l = wait_log($j);
+    is($l && "$l->{sentCount}/$l->{failedCount}", '0/2',
+       '410 from WNS twice: both failed');
+    is(psql(qq{SELECT enabled FROM "PushSubscription" WHERE id = 's-$bid'}),
+       't', '"Domain Blocked": the subscription is kept');
+    is(psql(qq{SELECT count(*) FROM "PushError" WHERE "jobId" = '$j'
+               AND endpoint = '$bsub->{endpoint}'
+               AND error LIKE '%410: Domain Blocked%'}), 1,
+       '... its PushError row says why');
+    like(slurp($sb->{log}), qr/blocked this sender.*circuit open/,
+         '... and the sender raises it loudly (circuit open)');
+    is(psql(qq{SELECT enabled FROM "PushSubscription" WHERE id = 's-$eid'}),
+       'f', 'another 410 ("The channel has expired"): disabled');
+    my ($st) = stop_sender($sb);
+    is($st, 0, '... that sender exits 0');
 }
 
 # ---- webpush-cli send-test --------------------------------------------------

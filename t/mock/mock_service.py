@@ -135,6 +135,8 @@ class Behaviour:
     Spec: one step or a list of steps, each
         {"status": 429, "times": 2, "retry_after": 3,
          "retry_after_date": false, "delay_ms": 0, "body": "..."}
+    ("wns_error": "..." answers the status the WNS way: an empty body and
+    the text in X-WNS-Error-Description)
     or a transport step (the request is not answered with a status):
         {"h2": "refuse" | "goaway" | "drop", "times": 1, "delay_ms": 0}
     or an answer followed by RST_STREAM (HTTP/2; HTTP/1.1 just answers):
@@ -144,7 +146,7 @@ class Behaviour:
     """
 
     KEYS = {"status", "times", "retry_after", "retry_after_date",
-            "delay_ms", "body", "h2"}
+            "delay_ms", "body", "h2", "wns_error"}
     TRANSPORT = ("refuse", "goaway", "drop")
     H2 = TRANSPORT + ("answer_then_reset",)
 
@@ -158,6 +160,8 @@ class Behaviour:
             st = s.get("status", 201)
             if not isinstance(st, int) or not 200 <= st <= 599:
                 raise ValueError("behaviour status must be 200..599")
+            if "wns_error" in s and not isinstance(s["wns_error"], str):
+                raise ValueError("behaviour wns_error must be a string")
             for k in ("times", "retry_after", "delay_ms"):
                 if k in s and (not isinstance(s[k], int) or s[k] < 0):
                     raise ValueError("behaviour %s must be an integer >= 0"
@@ -196,7 +200,9 @@ class Behaviour:
 def scripted_response(step):
     """The answer a scripted step stands for, in the style of real services."""
     status = step.get("status", 201)
-    if status == 201:
+    if "wns_error" in step:
+        resp = wns_error(status, step["wns_error"])
+    elif status == 201:
         resp = Response(201)
     elif status in (401, 403):
         resp = apple_error(status, "BadJwtToken" if status == 403

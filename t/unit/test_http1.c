@@ -28,6 +28,7 @@ typedef struct {
     char         body[BODY_CAP];
     char         retry_after[64];
     char         location[1024];
+    char         wns_error[256];
     const char  *code;
     char         field[64];
 } outcome_t;
@@ -46,6 +47,7 @@ typedef struct {
     int          eof;               /* 0 or -1 */
     const char  *retry_after;       /* NULL: "" */
     const char  *location;          /* NULL: "" */
+    const char  *wns_error;         /* NULL: "" */
     size_t       cap;               /* 0: BODY_CAP; (size_t) -1: NULL, 0 */
 } case_t;
 
@@ -69,6 +71,7 @@ outcome(wp_http1_resp_t *r, long rc, const wp_err_t *err, outcome_t *o)
     }
     memcpy(o->retry_after, r->retry_after, sizeof(o->retry_after));
     memcpy(o->location, r->location, sizeof(o->location));
+    memcpy(o->wns_error, r->wns_error, sizeof(o->wns_error));
 
     if (rc < 0) {
         o->code = err->code;
@@ -184,6 +187,7 @@ same(const outcome_t *a, const outcome_t *b)
            && memcmp(a->body, b->body, sizeof(a->body)) == 0
            && strcmp(a->retry_after, b->retry_after) == 0
            && strcmp(a->location, b->location) == 0
+           && strcmp(a->wns_error, b->wns_error) == 0
            && a->code == b->code && strcmp(a->field, b->field) == 0;
 }
 
@@ -193,11 +197,12 @@ show(const char *how, const outcome_t *o)
 {
     printf("#   %s: rc %ld done %d status %ld keep_alive %d body_len %zu"
            " truncated %d eof %d nul_ok %d code %s field '%s'\n"
-           "#     body '%.*s' retry_after '%s' location '%s'\n",
+           "#     body '%.*s' retry_after '%s' location '%s'"
+           " wns_error '%s'\n",
            how, o->rc, o->done, o->status, o->keep_alive, o->body_len,
            o->truncated, o->eof, o->nul_ok, o->code ? o->code : "(none)",
            o->field, (int) (o->body_len < BODY_CAP ? o->body_len : 0),
-           o->body, o->retry_after, o->location);
+           o->body, o->retry_after, o->location, o->wns_error);
 }
 
 
@@ -227,7 +232,8 @@ meets(const case_t *c, size_t n, const outcome_t *o)
            && o->truncated == c->truncated && o->eof == c->eof
            && strcmp(o->retry_after,
                      c->retry_after ? c->retry_after : "") == 0
-           && strcmp(o->location, c->location ? c->location : "") == 0;
+           && strcmp(o->location, c->location ? c->location : "") == 0
+           && strcmp(o->wns_error, c->wns_error ? c->wns_error : "") == 0;
 }
 
 
@@ -381,6 +387,13 @@ static const case_t  cases[] = {
               "Content-Length: 0\r\n\r\n",
       .status = 201, .done = 1, .keep_alive = 1,
       .location = "https://push.example/m/abc-123?x=1" },
+
+    { .name = "WNS: X-WNS-Error-Description kept, trimmed",
+      .resp = "HTTP/1.1 410 Gone\r\nX-WNS-Status: dropped\r\n"
+              "x-wns-error-description:  Domain Blocked \r\n"
+              "Content-Length: 0\r\n\r\n",
+      .status = 410, .done = 1, .keep_alive = 1,
+      .wns_error = "Domain Blocked" },
 
     { .name = "empty Location value",
       .resp = "HTTP/1.1 201 Created\r\nLocation:\r\n"
