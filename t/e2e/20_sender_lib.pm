@@ -15,7 +15,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(need_stack tmpdir start_mock mock_api subscribe subscribe_many
     mock_messages msgs_by_sub add_subs psql redis enqueue job_json
     start_sender stop_sender wait_for wait_log slurp uid now_ms $JSON
-    sender_bin mock_stats start_mocks);
+    sender_bin mock_stats start_mocks refuses_to_start);
 
 our $JSON = JSON::PP->new->utf8->canonical;
 my $python = '/usr/bin/python3';
@@ -295,6 +295,18 @@ sub start_sender {
     }
     $children{$pid} = 1;
     return { pid => $pid, log => $log, name => $name };
+}
+
+# A sender started with one bad variable (name => value, among %env) must
+# exit 78 (EX_CONFIG) at once, with a message naming the variable: two
+# checks, named by $label.
+sub refuses_to_start {
+    my ($label, $var, %env) = @_;
+    my $s = start_sender("bad-$$-" . ++$seq, %env);
+    my ($st) = stop_sender($s, 'ZERO', 10);
+    Test::More::is($st >> 8, 78, "$label: $var=$env{$var}: exit 78");
+    Test::More::like(slurp($s->{log}), qr/\Q$var\E/,
+                     '... with a message naming the variable');
 }
 
 # SIGTERM (or $sig) and wait; returns (exit status, seconds taken).

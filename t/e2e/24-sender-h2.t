@@ -344,12 +344,9 @@ note(sprintf('%.1f s', time() - $T0));
     my ($st) = stop_sender($sndg);
     is($st, 0, '... exits 0 on SIGTERM');
 
-    my $bad = start_sender('t24bad', %common, WEBPUSH_QUEUE_PREFIX => $prefg,
-                           WEBPUSH_HTTP2_CLIENT => 'bogus');
-    ($st) = stop_sender($bad, 'ZERO', 10);
-    is($st >> 8, 78, 'g. WEBPUSH_HTTP2_CLIENT=bogus: exit 78');
-    like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_HTTP2_CLIENT/,
-         '... with a message naming the variable');
+    refuses_to_start('g', 'WEBPUSH_HTTP2_CLIENT', %common,
+                     WEBPUSH_QUEUE_PREFIX => $prefg,
+                     WEBPUSH_HTTP2_CLIENT => 'bogus');
 }
 
 note(sprintf('%.1f s', time() - $T0));
@@ -420,12 +417,9 @@ note(sprintf('%.1f s', time() - $T0));
     my ($st) = stop_sender($sndi);
     is($st, 0, '... exits 0 on SIGTERM');
 
-    my $bad = start_sender('t24ibad', %common, WEBPUSH_QUEUE_PREFIX => $prefi,
-                           WEBPUSH_CRYPTO_THREADS => 'many');
-    ($st) = stop_sender($bad, 'ZERO', 10);
-    is($st >> 8, 78, 'i. WEBPUSH_CRYPTO_THREADS=many: exit 78');
-    like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_CRYPTO_THREADS/,
-         '... with a message naming the variable');
+    refuses_to_start('i', 'WEBPUSH_CRYPTO_THREADS', %common,
+                     WEBPUSH_QUEUE_PREFIX => $prefi,
+                     WEBPUSH_CRYPTO_THREADS => 'many');
 }
 
 # ---- j. connect and TLS timeouts ---------------------------------------------
@@ -475,12 +469,9 @@ note(sprintf('%.1f s', time() - $T0));
     my ($st) = stop_sender($sndj);
     is($st, 0, '... the sender exits 0 on SIGTERM');
 
-    my $bad = start_sender('t24jbad', %common, WEBPUSH_QUEUE_PREFIX => $prefj,
-                           WEBPUSH_TLS_TIMEOUT => 'soon');
-    ($st) = stop_sender($bad, 'ZERO', 10);
-    is($st >> 8, 78, 'j. WEBPUSH_TLS_TIMEOUT=soon: exit 78');
-    like(SenderTest::slurp($bad->{log}), qr/WEBPUSH_TLS_TIMEOUT/,
-         '... with a message naming the variable');
+    refuses_to_start('j', 'WEBPUSH_TLS_TIMEOUT', %common,
+                     WEBPUSH_QUEUE_PREFIX => $prefj,
+                     WEBPUSH_TLS_TIMEOUT => 'soon');
     close $_ for grep { defined } @queued;
 }
 
