@@ -600,7 +600,7 @@ wp_endpoint_policy_match(const wp_endpoint_policy_t *pol, const wp_url_t *u)
 {
     size_t  i;
 
-    for (i = 0; i < pol->n; i++) {
+    for (i = 0; pol != NULL && i < pol->n; i++) {
         if (wp_pattern_match(&pol->pat[i], u)) {
             return 1;
         }

@@ -102,7 +102,7 @@ int wp_url_parse(const char *url, size_t len, wp_url_t *out, wp_err_t *err);
 int wp_endpoint_check(const wp_endpoint_policy_t *pol, const char *url,
     size_t len, wp_url_t *out, wp_err_t *err);
 
-/* 1 when the parsed URL u matches one of pol's patterns, else 0. */
+/* 1 when the parsed URL u matches one of pol's patterns; 0 (pol NULL: 0). */
 int wp_endpoint_policy_match(const wp_endpoint_policy_t *pol,
     const wp_url_t *u);
 

@@ -145,6 +145,12 @@ wp_conf_wns(wp_endpoint_policy_t **pol, char *err, size_t errlen)
 
     v = wp_conf_env("WEBPUSH_WNS_ENDPOINTS");
 
+    /* set and empty: no endpoint is WNS */
+    if (v != NULL && v[0] == '\0') {
+        *pol = NULL;
+        return 0;
+    }
+
     if (wp_endpoint_policy_parse(v ? v : WP_ENDPOINT_WNS, pol, &e) != 0) {
         snprintf(err, errlen, "WEBPUSH_WNS_ENDPOINTS: %s", e.message);
         return -1;

@@ -79,7 +79,10 @@ int wp_conf_vapid(wp_vapid_key_t **key, const char **subject, char *err,
 /* WEBPUSH_ALLOWED_ENDPOINTS (unset = the real push services). */
 int wp_conf_policy(wp_endpoint_policy_t **pol, char *err, size_t errlen);
 
-/* WEBPUSH_WNS_ENDPOINTS: the endpoints that are WNS (unset = WNS's). */
+/*
+ * WEBPUSH_WNS_ENDPOINTS: the endpoints that are WNS (unset = WNS's own;
+ * set and empty = none, *pol NULL).
+ */
 int wp_conf_wns(wp_endpoint_policy_t **pol, char *err, size_t errlen);
 
 /* A boolean variable: true/false, 1/0, yes/no, on/off (unset = def). */

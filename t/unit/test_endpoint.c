@@ -341,8 +341,9 @@ test_lists(void)
 static void
 test_match(void)
 {
-    size_t                 i;
+    size_t                 i, n;
     wp_err_t               e;
+    const char            *url;
     wp_url_t               u;
     wp_endpoint_policy_t  *pol;
 
@@ -362,11 +363,18 @@ test_match(void)
     ok(wp_endpoint_policy_parse(WP_ENDPOINT_WNS, &pol, &e) == 0,
        "the WNS list parses");
 
-    for (i = 0; pol != NULL && i < sizeof(wns_cases) / sizeof(wns_cases[0]); i++) {
-        ok(wp_url_parse(wns_cases[i].url, strlen(wns_cases[i].url), &u, &e) == 0
+    n = sizeof(wns_cases) / sizeof(wns_cases[0]);
+
+    for (i = 0; pol != NULL && i < n; i++) {
+        url = wns_cases[i].url;
+        ok(wp_url_parse(url, strlen(url), &u, &e) == 0
            && wp_endpoint_policy_match(pol, &u) == wns_cases[i].wns,
            "%s %s WNS", wns_cases[i].url, wns_cases[i].wns ? "is" : "is not");
     }
+
+    ok(wp_url_parse(wns_cases[0].url, strlen(wns_cases[0].url), &u, &e) == 0
+       && wp_endpoint_policy_match(NULL, &u) == 0,
+       "no policy (WNS detection off) matches nothing");
 
     wp_endpoint_policy_free(pol);
 }

@@ -116,7 +116,8 @@ test_affine(void)
     EC_GROUP          *g;
     EC_POINT          *pts[WP_P256_AFFINE_MAX];
     wp_p256_affine_t  *a;
-    static uint8_t     xy1[WP_P256_AFFINE_MAX][64], xy2[WP_P256_AFFINE_MAX][64];
+    static uint8_t     xy1[WP_P256_AFFINE_MAX][64],
+                       xy2[WP_P256_AFFINE_MAX][64];
     uint8_t            ok1[WP_P256_AFFINE_MAX], ok2[WP_P256_AFFINE_MAX];
 
     g = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
