@@ -232,3 +232,39 @@ wp_audience_by_ids(PGconn *conn, const char *const *ids, size_t n,
 
     return PQntuples(*res);
 }
+
+
+static const char  wp_aud_topic_size_sql[] =
+    "SELECT count(*) FROM (SELECT 1 FROM \"PushSubscriptionTopic\" t"
+    " JOIN \"PushSubscription\" s ON s.\"id\" = t.\"subscriptionId\""
+    " WHERE t.\"topic\" = $1 AND" WP_AUD_USABLE " LIMIT $2) n";
+
+
+int64_t
+wp_audience_topic_size(PGconn *conn, const char *topic, int64_t limit,
+    char *err, size_t errlen)
+{
+    int64_t      n;
+    char         lim[24];
+    PGresult    *res;
+    const char  *params[2];
+
+    snprintf(lim, sizeof(lim), "%lld", (long long) limit + 1);
+    params[0] = topic;
+    params[1] = lim;
+    res = NULL;
+
+    if (wp_db_exec(conn, wp_aud_topic_size_sql, 2, params, &res, err, errlen)
+        != WP_DB_OK || PQntuples(res) != 1)
+    {
+        if (res) {
+            PQclear(res);
+        }
+        return -1;
+    }
+
+    n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    PQclear(res);
+
+    return n;
+}

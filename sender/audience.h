@@ -56,4 +56,12 @@ void wp_audience_free(wp_audience_t *a);
 int wp_audience_by_ids(PGconn *conn, const char *const *ids, size_t n,
     PGresult **res, char *err, size_t errlen);
 
+/*
+ * How many usable subscriptions topic has, counting at most limit + 1:
+ * enough to tell a small topic from a big one without a full count.
+ * Returns the count (<= limit + 1) or -1 with err set.
+ */
+int64_t wp_audience_topic_size(PGconn *conn, const char *topic,
+    int64_t limit, char *err, size_t errlen);
+
 #endif /* WP_AUDIENCE_H */

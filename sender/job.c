@@ -11,10 +11,12 @@
 #include "job.h"
 #include "job_int.h"
 #include "jobstate.h"
+#include "subscription.h"
 #include "sendreq.h"
 
 #define WP_JOB_MAX_BACKOFF   3600000 /* ms: one backoff step at most */
 #define WP_JOB_SMALL_USERS    100    /* "small": userId, or this many userIds */
+#define WP_JOB_SMALL_PAGES    2      /* or a topic of at most this many pages */
 #define WP_JOB_SMALL_PER_PAGE 16     /* small jobs run between two pages */
 
 
@@ -525,11 +527,45 @@ done:
 
 
 /*
- * Between two pages of a broadcast: the jobs for one user or a few that
- * wait next in the stream go out now (each a whole job of its own:
- * checkpoint, ack, NotificationLog), instead of after the broadcast.  Not
- * from inside one of them, and at most WP_JOB_SMALL_PER_PAGE at a time, so
- * the broadcast keeps going.  A job that fails stays pending as usual.
+ * The next entry, when it is a topic job whose usable audience fits in
+ * WP_JOB_SMALL_PAGES pages (counted in the database, no further): small
+ * enough to go between a broadcast's pages too.  1 with *e, else 0.
+ */
+static int
+wp_job_next_small_topic(wp_sender_t *s, wp_queue_entry_t *e)
+{
+    char      id[64], topic[WP_SUB_MAX_TOPIC_LEN + 1], err[WP_DB_ERRLEN];
+    int64_t   n, limit;
+    PGconn   *pg;
+
+    if (wp_queue_next_topic(s->q, id, sizeof(id), topic, sizeof(topic))
+        != 1)
+    {
+        return 0;
+    }
+
+    pg = wp_job_pg(s);
+    if (pg == NULL) {
+        return 0;
+    }
+
+    limit = (int64_t) WP_JOB_SMALL_PAGES * s->conf->page_size;
+    n = wp_audience_topic_size(pg, topic, limit, err, sizeof(err));
+    if (n < 0 || n > limit) {
+        return 0;
+    }
+
+    return wp_queue_take_next(s->q, id, e) == 1;
+}
+
+
+/*
+ * Between two pages of a broadcast: the jobs for one user or a few, or
+ * for a topic of a page or two, that wait next in the stream go out now
+ * (each a whole job of its own: checkpoint, ack, NotificationLog),
+ * instead of after the broadcast.  Not from inside one of them, and at
+ * most WP_JOB_SMALL_PER_PAGE at a time, so the broadcast keeps going.  A
+ * job that fails stays pending as usual.
  */
 static void
 wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
@@ -546,7 +582,9 @@ wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
     for (i = 0; i < WP_JOB_SMALL_PER_PAGE && !*s->stop && s->q->rc; i++) {
         memset(&e, 0, sizeof(e));
 
-        if (wp_queue_next_small(s->q, WP_JOB_SMALL_USERS, &e) != 1) {
+        if (wp_queue_next_small(s->q, WP_JOB_SMALL_USERS, &e) != 1
+            && !wp_job_next_small_topic(s, &e))
+        {
             break;
         }
 

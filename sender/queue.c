@@ -313,29 +313,36 @@ wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e)
 
 
 /*
- * KEYS[1] = jobs; ARGV = group, consumer, most user ids.  The entry next
- * in line for the group (after its last-delivered id), handed to this
- * consumer only when its job is for one user or a few: decided and taken
- * in one step, so no other sender's entry or a broadcast is ever taken.
- * An entry that is not a job (no job field, not JSON, no "to" object) is
- * taken too: the job's own checks dead-letter it at once, and it no longer
- * blocks the small jobs behind it.
+ * The scripts below start alike: KEYS[1] = jobs, ARGV[1] = group.  e[1]
+ * is the entry next in line for the group (after its last-delivered id),
+ * ok/j its job decoded (ok false when it is no JSON).
+ */
+#define WP_QUEUE_NEXT_LUA                                                    \
+    "local last "                                                           \
+    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "         \
+    "  local f = {} "                                                       \
+    "  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end "                         \
+    "  if f['name'] == ARGV[1] then last = f['last-delivered-id'] end "      \
+    "end "                                                                  \
+    "if not last then return false end "                                    \
+    "local e = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1) " \
+    "if #e == 0 then return false end "                                     \
+    "local job "                                                            \
+    "for i = 1, #e[1][2], 2 do "                                            \
+    "  if e[1][2][i] == 'job' then job = e[1][2][i + 1] end "               \
+    "end "                                                                  \
+    "local ok, j = pcall(cjson.decode, job or '') "
+
+/*
+ * ARGV = group, consumer, most user ids.  The entry next in line, handed
+ * to this consumer only when its job is for one user or a few: decided
+ * and taken in one step, so no other sender's entry or a broadcast is
+ * ever taken.  An entry that is not a job (no job field, not JSON, no
+ * "to" object) is taken too: the job's own checks dead-letter it at once,
+ * and it no longer blocks the small jobs behind it.
  */
 static const char  wp_queue_small_lua[] =
-    "local last "
-    "for _, g in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do "
-    "  local f = {} "
-    "  for i = 1, #g, 2 do f[g[i]] = g[i + 1] end "
-    "  if f['name'] == ARGV[1] then last = f['last-delivered-id'] end "
-    "end "
-    "if not last then return false end "
-    "local e = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1) "
-    "if #e == 0 then return false end "
-    "local job "
-    "for i = 1, #e[1][2], 2 do "
-    "  if e[1][2][i] == 'job' then job = e[1][2][i + 1] end "
-    "end "
-    "local ok, j = pcall(cjson.decode, job or '') "
+    WP_QUEUE_NEXT_LUA
     "if ok and type(j) == 'table' and type(j.to) == 'table' then "
     "  local to = j.to "
     "  if not (type(to.userId) == 'string' or (type(to.userIds) == 'table'"
@@ -352,6 +359,67 @@ wp_queue_next_small(wp_queue_t *q, int max_users, wp_queue_entry_t *e)
 
     r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %d", wp_queue_small_lua,
                      q->prefix, WP_QUEUE_GROUP, q->consumer, max_users);
+
+    return wp_queue_read_one(q, r, 1, e);
+}
+
+
+/* ARGV = group.  The entry next in line, when its job is for a topic:
+ * {id, topic}; taken by nobody. */
+static const char  wp_queue_next_topic_lua[] =
+    WP_QUEUE_NEXT_LUA
+    "if ok and type(j) == 'table' and type(j.to) == 'table'"
+    "   and type(j.to.topic) == 'string' then "
+    "  return {e[1][1], j.to.topic} end "
+    "return false";
+
+
+int
+wp_queue_next_topic(wp_queue_t *q, char *id, size_t idcap, char *topic,
+    size_t topiccap)
+{
+    int          rc;
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s", wp_queue_next_topic_lua,
+                     q->prefix, WP_QUEUE_GROUP);
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = 0;
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[0]->type == REDIS_REPLY_STRING
+        && r->element[1]->type == REDIS_REPLY_STRING
+        && r->element[0]->len < idcap && r->element[1]->len < topiccap)
+    {
+        memcpy(id, r->element[0]->str, r->element[0]->len + 1);
+        memcpy(topic, r->element[1]->str, r->element[1]->len + 1);
+        rc = 1;
+    }
+
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
+/* ARGV = group, consumer, entry id: taken only while it is next in line. */
+static const char  wp_queue_take_next_lua[] =
+    WP_QUEUE_NEXT_LUA
+    "if e[1][1] ~= ARGV[3] then return false end "
+    "return redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1,"
+    " 'STREAMS', KEYS[1], '>')";
+
+
+int
+wp_queue_take_next(wp_queue_t *q, const char *id, wp_queue_entry_t *e)
+{
+    redisReply  *r;
+
+    r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %s", wp_queue_take_next_lua,
+                     q->prefix, WP_QUEUE_GROUP, q->consumer, id);
 
     return wp_queue_read_one(q, r, 1, e);
 }

@@ -112,6 +112,20 @@ int wp_queue_own_pending(wp_queue_t *q, wp_queue_entry_t *e);
 int wp_queue_next_small(wp_queue_t *q, int max_users, wp_queue_entry_t *e);
 
 /*
+ * The next new entry's id and topic, when its job is for a topic; nothing
+ * is taken (the caller sizes the topic, then wp_queue_take_next()).
+ * Returns 1, 0 when the next entry is anything else or none, -1.
+ */
+int wp_queue_next_topic(wp_queue_t *q, char *id, size_t idcap, char *topic,
+    size_t topiccap);
+
+/*
+ * Take entry id for this consumer, only if it is still the next new
+ * entry.  Returns 1 with *e filled, 0 when it is not, -1.
+ */
+int wp_queue_take_next(wp_queue_t *q, const char *id, wp_queue_entry_t *e);
+
+/*
  * Keep a job being worked on: when entry id is pending at this consumer,
  * set its idle time back to 0 (so no XAUTOCLAIM takes a long fan-out from
  * a live sender) and return 1.  0 when it is not: another sender took it

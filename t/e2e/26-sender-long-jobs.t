@@ -1,9 +1,10 @@
 #!/usr/bin/perl
 # Long fan-outs.  A broadcast does not hold up the small jobs queued behind
 # it: between two pages of a topic or "all" send, the sender runs the jobs
-# for one user (or up to 100 userIds) that wait next in the stream, each as
-# a whole job of its own; a userIds job for more than 100 users, and a
-# second broadcast behind it, wait their turn.  A broadcast longer than
+# for one user (or up to 100 userIds), or for a topic of at most two pages,
+# that wait next in the stream, each as a whole job of its own; a userIds
+# job for more than 100 users, and a second broadcast (a topic of six
+# pages) behind it, wait their turn.  A broadcast longer than
 # WEBPUSH_CLAIM_IDLE is not taken over from its live owner (it renews the
 # entry every page); a stalled owner's job is taken over, and the owner,
 # resumed, stops at once.  Everything is delivered exactly once (or within
@@ -37,6 +38,8 @@ my @s2 = subscribe_many($fast, 2);
 add_subs(\@s2, "u2-$run");
 my @big = subscribe_many($fast, 1);
 add_subs(\@big, "big-$run");
+my @st = subscribe_many($fast, 3);             # a topic of 3: small
+add_subs(\@st, "st-$run", "small-$topic");
 
 my $snd = start_sender('t26', WEBPUSH_QUEUE_PREFIX => $prefix,
                        WEBPUSH_ALLOWED_ENDPOINTS =>
@@ -64,6 +67,7 @@ my @notjobs = (
     redis('--raw', 'XADD', "${prefix}jobs", '*', 'job',
           qq({"v":1,"id":"bad-$run","to":"all","payload":{}})));
 my $j2 = enqueue($prefix, job_json(to => { userIds => ["u2-$run", "nobody"] }));
+my $jt = enqueue($prefix, job_json(to => { topic => "small-$topic" }));
 my @many = ("big-$run", map { "none-$_" } 1 .. 100);
 my $j3 = enqueue($prefix, job_json(to => { userIds => \@many }));
 my $bc2 = enqueue($prefix, job_json(to => { topic => $topic }));
@@ -75,7 +79,7 @@ ok($l1 && $l2 && $lb, 'the broadcast and the small jobs all finish')
     or diag(slurp($snd->{log}));
 
 SKIP: {
-    skip 'a job did not finish', 11 unless $l1 && $l2 && $lb;
+    skip 'a job did not finish', 13 unless $l1 && $l2 && $lb;
 
     is("$l1->{subscriptionCount}/$l1->{sentCount}", '1/1',
        'userId job: 1 subscription, sent');
@@ -85,6 +89,11 @@ SKIP: {
        'the userId job finished before the broadcast it was queued behind');
     ok(finished_ms($j2) < finished_ms($bc),
        '... and so did the small userIds job');
+    my $lt = wait_log($jt, 20);
+    is($lt && "$lt->{subscriptionCount}/$lt->{sentCount}", '3/3',
+       'a topic of 3 subscriptions (at most two pages): 3 sent');
+    ok($lt && finished_ms($jt) < finished_ms($bc),
+       '... before the broadcast it was queued behind');
     is("$lb->{subscriptionCount}/$lb->{sentCount}/$lb->{failedCount}",
        '60/60/0', 'the broadcast: 60 subscriptions, all sent');
 
@@ -124,7 +133,8 @@ my @bad = grep { ($n->{ $_->[1] } // 0) != 2 } @b;
 ok(!@bad, 'each broadcast subscription got each of the two broadcasts once')
     or diag(scalar(@bad) . ' wrong');
 my $f = msgs_by_sub($fast);
-is(join(',', map { $f->{ $_->[1] } // 0 } @s1, @s2, @big), '1,1,1,1',
+is(join(',', map { $f->{ $_->[1] } // 0 } @s1, @s2, @big, @st),
+   '1,1,1,1,1,1,1',
    'each small-job subscription got its message exactly once');
 is(redis('XLEN', "${prefix}jobs"), '(integer) 0', 'every entry acked');
 my ($st) = stop_sender($snd);
