@@ -538,8 +538,9 @@ wp_job_next_small_topic(wp_sender_t *s, wp_queue_entry_t *e)
     int64_t   n, limit;
     PGconn   *pg;
 
+    /* a topic sized once stays big: no count at every page boundary */
     if (wp_queue_next_topic(s->q, id, sizeof(id), topic, sizeof(topic))
-        != 1)
+        != 1 || strcmp(id, s->big_topic) == 0)
     {
         return 0;
     }
@@ -552,6 +553,9 @@ wp_job_next_small_topic(wp_sender_t *s, wp_queue_entry_t *e)
     limit = (int64_t) WP_JOB_SMALL_PAGES * s->conf->page_size;
     n = wp_audience_topic_size(pg, topic, limit, err, sizeof(err));
     if (n < 0 || n > limit) {
+        if (n > limit) {
+            snprintf(s->big_topic, sizeof(s->big_topic), "%s", id);
+        }
         return 0;
     }
 

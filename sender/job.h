@@ -46,6 +46,8 @@ typedef struct {
     int64_t                       last_finish_ms;
     int64_t                       last_flush_ms;
     int                           nested;     /* in a broadcast's pause */
+    char                          big_topic[64]; /* entry of a topic job
+                                                    sized too big to nest */
 } wp_sender_t;
 
 int wp_sender_init(wp_sender_t *s, wp_sender_conf_t *conf, wp_log_t *log,
