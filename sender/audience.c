@@ -183,6 +183,19 @@ wp_audience_done_page(wp_audience_t *a)
 }
 
 
+PGresult *
+wp_audience_take_page(wp_audience_t *a)
+{
+    PGresult  *page;
+
+    wp_audience_done_page(a);
+    page = a->page;
+    a->page = NULL;
+
+    return page;
+}
+
+
 void
 wp_audience_free(wp_audience_t *a)
 {

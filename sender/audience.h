@@ -47,6 +47,13 @@ int wp_audience_next(wp_audience_t *a, char *err, size_t errlen);
 /* Mark the current page finished: a->after = its last id. */
 void wp_audience_done_page(wp_audience_t *a);
 
+/*
+ * The current page, finished as wp_audience_done_page() says, handed to
+ * the caller (who PQclear()s it): the audience reads on while its rows
+ * are still in use.  NULL when there is none.
+ */
+PGresult *wp_audience_take_page(wp_audience_t *a);
+
 void wp_audience_free(wp_audience_t *a);
 
 /*

@@ -277,6 +277,14 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     }
     conf->page_size = (int) n;
 
+    /* pages delivered at once, uncommitted: the kill -9 duplicate bound */
+    if (wp_conf_int("WEBPUSH_PIPELINE_PAGES", 8, 1, 64, &n, err, errlen)
+        != 0)
+    {
+        goto failed;
+    }
+    conf->pipeline_pages = (int) n;
+
     /* SIGTERM: how long in-flight requests may finish; 401/403 pause. */
     if (wp_conf_int("WEBPUSH_STOP_TIMEOUT", 10000, 0, 600000,
                     &conf->stop_timeout_ms, err, errlen) != 0

@@ -25,7 +25,7 @@
  * push-service round trips of 20-100 ms, 100 in flight keeps the CPU busy
  * (Little's law: 18,000/s x 5.5 ms) while a slow origin cannot hold more.
  */
-#define WP_SENDER_DEFAULT_CONCURRENCY  100
+#define WP_SENDER_DEFAULT_CONCURRENCY  4096
 
 typedef struct {
     const char            *database_url;      /* DATABASE_URL */
@@ -55,6 +55,7 @@ typedef struct {
     int64_t                idle_timeout_ms;    /* WEBPUSH_IDLE_TIMEOUT */
     int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */
     int                    page_size;          /* WEBPUSH_PAGE_SIZE */
+    int                    pipeline_pages;     /* WEBPUSH_PIPELINE_PAGES */
     int64_t                stop_timeout_ms;    /* WEBPUSH_STOP_TIMEOUT */
     int64_t                circuit_open_ms;    /* WEBPUSH_CIRCUIT_OPEN */
 } wp_sender_conf_t;

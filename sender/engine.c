@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "b64.h"
 #include "engine.h"
@@ -14,6 +15,8 @@
 #define WP_ENGINE_POLL_MS  50
 #define WP_ENGINE_FLUSH_EVERY  WP_ECE_BATCH  /* sealed between writes */
 #define WP_ENGINE_KEYOK_TTL    86400 /* s: <prefix>keyok:<aud> */
+#define WP_ENGINE_HEADROOM     2     /* in flight = rate x round trip x this */
+#define WP_ENGINE_SAMPLE_MS    250   /* CPU per message measured this often */
 
 static void wp_engine_client_done(void *ctx, void *data,
     const wp_push_resp_t *resp);
@@ -108,6 +111,9 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
                       (long) conf->concurrency + 16);
 
     e->nslots = conf->concurrency;
+    e->target = WP_ENGINE_MIN_TARGET < e->nslots ? WP_ENGINE_MIN_TARGET
+                                                 : e->nslots;
+    e->origins.max_inflight = e->target;
     e->slots = calloc(e->nslots, sizeof(wp_engine_slot_t));
     e->free_slots = calloc(e->nslots, sizeof(int));
     if (e->slots == NULL || e->free_slots == NULL) {
@@ -130,14 +136,22 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
         }
     }
 
-    for (i = 0; i < e->nslots; i++) {
+    /* highest index on top: the slots in use stay the low ones, and the
+     * pages of the ones never used are never touched */
+    for (i = e->nslots - 1; i >= 0; i--) {
         e->slots[i].index = i;
+        e->free_slots[e->nfree++] = i;
+
+        /* a libcurl easy handle per slot only for the libcurl engine */
+        if (e->client != NULL) {
+            continue;
+        }
+
         e->slots[i].d = wp_deliver_new(&opts, &werr);
         if (e->slots[i].d == NULL) {
             snprintf(err, errlen, "%s", werr.message);
             goto failed;
         }
-        e->free_slots[e->nfree++] = i;
     }
 
     return 0;
@@ -184,6 +198,7 @@ wp_engine_done(wp_work_t *w, wp_result_t r)
 {
     w->result = r;
     w->state = 2;
+    w->batch->left--;
 }
 
 
@@ -422,6 +437,7 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     slot->o = o;
     slot->url = url;
     o->inflight++;
+    w->batch->inflight++;
     w->state = 1;
 
     /* A fresh key and salt for every request, retries included. */
@@ -575,6 +591,7 @@ static void
 wp_engine_release(wp_engine_t *e, wp_engine_slot_t *slot)
 {
     slot->o->inflight--;
+    slot->w->batch->inflight--;
     slot->w = NULL;
     slot->o = NULL;
     e->free_slots[e->nfree++] = slot->index;
@@ -599,6 +616,13 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     e->finished++;
 
     wp_metrics_answer(e->metrics, resp->status, resp->elapsed_ms);
+
+    /* the round trip, for the in-flight targets (status 0: no answer) */
+    e->answered++;
+    if (resp->status != 0) {
+        wp_origin_on_rtt(o, now, resp->elapsed_ms);
+        e->rtt_ms += ((double) wp_origin_rtt(o) - e->rtt_ms) / 64;
+    }
 
     w->status = resp->status;
     w->retry_after_s = resp->retry_after;
@@ -722,9 +746,10 @@ wp_engine_client_done(void *ctx, void *data, const wp_push_resp_t *resp)
         wp_engine_release(e, slot);
         e->finished++;
         w->state = 0;
-        i = (int) (w - e->run);
-        if (i < e->first) {
-            e->first = i;
+        e->queued++;
+        i = (int) (w - w->batch->w);
+        if (i < w->batch->first) {
+            w->batch->first = i;
         }
         return;
     }
@@ -751,7 +776,9 @@ wp_engine_abort(wp_engine_t *e)
             continue;
         }
 
-        if (!e->slots[i].native && !e->slots[i].sealing) {
+        if (!e->slots[i].native && !e->slots[i].sealing
+            && e->slots[i].d != NULL)
+        {
             curl_multi_remove_handle(e->multi,
                                      wp_deliver_easy(e->slots[i].d));
             e->ncurl--;
@@ -778,117 +805,348 @@ wp_engine_sealed(wp_engine_t *e, int64_t now)
 }
 
 
-int
-wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
-    const volatile sig_atomic_t *stop)
+/* Process CPU time, microseconds (every thread: the sealer's too). */
+static int64_t
+wp_engine_cpu_us(void)
 {
-    int       i, running, msgs, nfds, nall, started;
-    int64_t   now, deadline, wake;
-    CURLMsg  *m;
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
+/* Little's law: rate x round trip, with headroom, within the limits. */
+static int
+wp_engine_little(const wp_engine_t *e, double rate_per_ms, double rtt_ms)
+{
+    double  n;
+
+    n = rate_per_ms * rtt_ms * WP_ENGINE_HEADROOM + WP_ENGINE_MIN_TARGET;
+
+    return n > e->nslots ? e->nslots : (int) n;
+}
+
+
+/*
+ * Every WP_ENGINE_SAMPLE_MS: the CPU a message costs this process (so
+ * the rate it can sustain), and from it and the round trips the
+ * in-flight targets, overall and per origin.  CPU time, not wall time,
+ * so waiting for answers does not make messages look dear.
+ */
+static void
+wp_engine_retarget(wp_engine_t *e, int64_t now)
+{
+    int           i, cores;
+    double        per, rate;
+    int64_t       cpu, n;
+    wp_origin_t  *o;
+
+    if (now - e->sample_ms < WP_ENGINE_SAMPLE_MS) {
+        return;
+    }
+
+    cpu = wp_engine_cpu_us();
+    n = e->answered - e->sample_answered;
+
+    if (e->sample_ms != 0 && n >= 32) {
+        per = (double) (cpu - e->sample_cpu_us) / (double) n;
+        e->cpu_us = e->cpu_us > 0 ? e->cpu_us * 0.7 + per * 0.3 : per;
+    }
+
+    if (e->sample_ms == 0 || n >= 32 || now - e->sample_ms > 5000) {
+        e->sample_ms = now;
+        e->sample_cpu_us = cpu;
+        e->sample_answered = e->answered;
+    }
+
+    if (e->cpu_us <= 0) {
+        return;         /* nothing measured yet: the minimum target */
+    }
+
+    cores = e->conf->crypto_threads > 0 ? e->conf->crypto_threads : 1;
+    rate = cores * 1000.0 / e->cpu_us;      /* messages per ms */
+
+    e->target = wp_engine_little(e, rate, e->rtt_ms);
+    e->origins.max_inflight = e->target;
+
+    for (i = 0; i < e->origins.n; i++) {
+        o = &e->origins.o[i];
+        if (wp_origin_rtt(o) >= 0) {
+            wp_origin_set_max(o, wp_engine_little(e, rate,
+                                                  wp_origin_rtt(o)));
+        }
+    }
+}
+
+
+void
+wp_engine_add(wp_engine_t *e, wp_batch_t *b, wp_work_t *w, int n,
+    int urgent)
+{
+    int          i;
+    wp_batch_t  **pp;
+
+    memset(b, 0, sizeof(*b));
+    b->w = w;
+    b->n = n;
+    b->left = n;
+    b->urgent = urgent;
 
     for (i = 0; i < n; i++) {
         w[i].state = 0;
         w[i].resends = 0;
+        w[i].batch = b;
     }
 
-    e->run = w;
-    e->first = 0;
-    deadline = 0;
+    /* stopping already: nothing new goes out */
+    if (e->deadline_ms != 0) {
+        b->cancelled = 1;
+    } else {
+        e->queued += n;
+    }
 
-    for ( ;; ) {
-        now = wp_engine_now_ms();
+    for (pp = &e->batches[urgent ? 0 : 1]; *pp != NULL; pp = &(*pp)->next) {
+        /* void */
+    }
 
-        if (stop != NULL && *stop && deadline == 0) {
-            deadline = now + e->conf->stop_timeout_ms;
+    *pp = b;
+}
+
+
+void
+wp_engine_remove(wp_engine_t *e, wp_batch_t *b)
+{
+    wp_batch_t  **pp;
+
+    for (pp = &e->batches[b->urgent ? 0 : 1]; *pp != NULL;
+         pp = &(*pp)->next)
+    {
+        if (*pp == b) {
+            *pp = b->next;
+            break;
         }
+    }
 
-        if (deadline && now >= deadline) {
-            wp_engine_abort(e);
-            e->run = NULL;
-            return -1;
+    wp_engine_cancel(e, b);
+    b->next = NULL;
+}
+
+
+int
+wp_engine_room(const wp_engine_t *e)
+{
+    return e->target - (e->nslots - e->nfree) - e->queued;
+}
+
+
+void
+wp_engine_cancel(wp_engine_t *e, wp_batch_t *b)
+{
+    int  i;
+
+    if (b->cancelled) {
+        return;
+    }
+
+    for (i = b->first; i < b->n; i++) {
+        if (b->w[i].state == 0) {
+            e->queued--;
         }
+    }
 
-        /* Start what may start, in audience order; a full origin's items
-         * wait without holding up the other origins' items behind them. */
-        for (i = e->first, started = 0; i < n && e->nfree > 0; i++) {
-            if (w[i].state == 0 && wp_engine_start(e, &w[i], now)
-                && ++started % WP_ENGINE_FLUSH_EVERY == 0)
-            {
-                /* seal a batch and out with it: the receiver works on it
-                 * while we encrypt the rest (a page's first 100 would
-                 * otherwise wait ~6 ms for the 100th) */
-                wp_sealer_kick(e->sealer);
-                wp_engine_sealed(e, now);
-                if (e->client != NULL) {
-                    wp_client_io(e->client, now);
-                }
+    b->cancelled = 1;
+}
+
+
+/*
+ * SIGTERM: a batch queued behind the last one that started never starts
+ * (its owner does not commit it, and nothing of it went out, so nothing
+ * is sent twice); the others are finished, so that every batch before a
+ * started one can be committed.
+ */
+static void
+wp_engine_cancel_unstarted(wp_engine_t *e)
+{
+    int          k;
+    wp_batch_t  *b, *last;
+
+    for (k = 0; k < 2; k++) {
+        last = NULL;
+        for (b = e->batches[k]; b != NULL; b = b->next) {
+            if (b->started) {
+                last = b;
             }
         }
 
-        wp_sealer_kick(e->sealer);
-        wp_engine_sealed(e, now);
-
-        while (e->first < n && w[e->first].state != 0) {
-            e->first++;
+        for (b = last ? last->next : e->batches[k]; b != NULL; b = b->next) {
+            wp_engine_cancel(e, b);
         }
+    }
+}
 
-        if (e->nfree == e->nslots && e->first >= n) {
-            break;
-        }
 
-        e->finished = 0;
+/*
+ * Start what may start, in order (urgent batches first, then the rest);
+ * a full origin's items wait without holding up the other origins' items
+ * behind them.
+ */
+static void
+wp_engine_start_all(wp_engine_t *e, int64_t now)
+{
+    int          i, k, started;
+    wp_work_t   *w;
+    wp_batch_t  *b;
 
-        /* writes what was just started, reads answers, applies timeouts */
-        if (e->client != NULL) {
-            wp_client_io(e->client, now);
-        }
+    started = 0;
 
-        if (e->ncurl > 0) {
-            curl_multi_perform(e->multi, &running);
+    for (k = 0; k < 2; k++) {
+        for (b = e->batches[k]; b != NULL; b = b->next) {
+            if (b->cancelled) {
+                continue;
+            }
 
-            while ((m = curl_multi_info_read(e->multi, &msgs)) != NULL) {
-                if (m->msg != CURLMSG_DONE) {
+            for (i = b->first; i < b->n; i++) {
+                if (e->nfree == 0 || e->nslots - e->nfree >= e->target) {
+                    return;
+                }
+
+                w = &b->w[i];
+                if (w->state != 0 || !wp_engine_start(e, w, now)) {
                     continue;
                 }
 
-                for (i = 0; i < e->nslots; i++) {
-                    if (e->slots[i].w != NULL && !e->slots[i].native
-                        && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
-                    {
-                        wp_engine_curl_done(e, &e->slots[i], m->data.result,
-                                            wp_engine_now_ms());
-                        break;
+                e->queued--;
+                b->started = 1;
+
+                if (++started % WP_ENGINE_FLUSH_EVERY == 0) {
+                    /* seal a batch and out with it: the receiver works on
+                     * it while we encrypt the rest */
+                    wp_sealer_kick(e->sealer);
+                    wp_engine_sealed(e, now);
+                    if (e->client != NULL) {
+                        wp_client_io(e->client, now);
                     }
                 }
             }
-        }
 
-        if (e->finished > 0) {
-            continue;       /* slots came free: start more first */
+            while (b->first < b->n && b->w[b->first].state != 0) {
+                b->first++;
+            }
         }
+    }
+}
 
-        wake = now + WP_ENGINE_POLL_MS;
-        nfds = e->client != NULL
-               ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 1, &wake)
-               : 0;
-        nall = nfds;
-        if (wp_sealer_busy(e->sealer) > 0 && wp_sealer_fd(e->sealer) >= 0) {
-            e->fds[nall].fd = wp_sealer_fd(e->sealer);
-            e->fds[nall].events = CURL_WAIT_POLLIN;
-            e->fds[nall].revents = 0;
-            nall++;
-        }
-        wake -= now;
-        curl_multi_poll(e->multi, e->fds, nall,
-                        wake < 0 ? 0 : wake > WP_ENGINE_POLL_MS
-                                       ? WP_ENGINE_POLL_MS : (int) wake,
-                        NULL);
-        if (e->client != NULL) {
-            wp_client_ready(e->client, e->fds, nfds);
+
+int
+wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
+{
+    int       i, running, msgs, nfds, nall;
+    int64_t   now, wake;
+    CURLMsg  *m;
+
+    now = wp_engine_now_ms();
+
+    if (stop != NULL && *stop && e->deadline_ms == 0) {
+        e->deadline_ms = now + e->conf->stop_timeout_ms;
+        wp_engine_cancel_unstarted(e);
+    }
+
+    if (e->deadline_ms && now >= e->deadline_ms) {
+        wp_engine_abort(e);
+        return -1;
+    }
+
+    wp_engine_retarget(e, now);
+    wp_engine_start_all(e, now);
+
+    wp_sealer_kick(e->sealer);
+    wp_engine_sealed(e, now);
+
+    if (e->nfree == e->nslots) {
+        return 0;           /* nothing in flight: nothing to wait for */
+    }
+
+    e->finished = 0;
+
+    /* writes what was just started, reads answers, applies timeouts */
+    if (e->client != NULL) {
+        wp_client_io(e->client, now);
+    }
+
+    if (e->ncurl > 0) {
+        curl_multi_perform(e->multi, &running);
+
+        while ((m = curl_multi_info_read(e->multi, &msgs)) != NULL) {
+            if (m->msg != CURLMSG_DONE) {
+                continue;
+            }
+
+            for (i = 0; i < e->nslots; i++) {
+                if (e->slots[i].w != NULL && !e->slots[i].native
+                    && wp_deliver_easy(e->slots[i].d) == m->easy_handle)
+                {
+                    wp_engine_curl_done(e, &e->slots[i], m->data.result,
+                                        wp_engine_now_ms());
+                    break;
+                }
+            }
         }
     }
 
-    e->run = NULL;
+    if (e->finished > 0) {
+        return 0;           /* slots came free: start more first */
+    }
+
+    wake = now + WP_ENGINE_POLL_MS;
+    nfds = e->client != NULL
+           ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 1, &wake)
+           : 0;
+    nall = nfds;
+    if (wp_sealer_busy(e->sealer) > 0 && wp_sealer_fd(e->sealer) >= 0) {
+        e->fds[nall].fd = wp_sealer_fd(e->sealer);
+        e->fds[nall].events = CURL_WAIT_POLLIN;
+        e->fds[nall].revents = 0;
+        nall++;
+    }
+    wake -= now;
+    curl_multi_poll(e->multi, e->fds, nall,
+                    wake < 0 ? 0 : wake > WP_ENGINE_POLL_MS
+                                   ? WP_ENGINE_POLL_MS : (int) wake,
+                    NULL);
+    if (e->client != NULL) {
+        wp_client_ready(e->client, e->fds, nfds);
+    }
 
     return 0;
+}
+
+
+int
+wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
+    const volatile sig_atomic_t *stop)
+{
+    int         rc;
+    wp_batch_t  b;
+
+    wp_engine_add(e, &b, w, n, 1);
+
+    for ( ;; ) {
+        if (b.left == 0) {
+            rc = 0;
+            break;
+        }
+
+        if (b.cancelled || wp_engine_step(e, stop) != 0) {
+            rc = -1;
+            break;
+        }
+    }
+
+    wp_engine_remove(e, &b);
+
+    return rc;
 }

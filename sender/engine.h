@@ -7,12 +7,27 @@
  * ALPN (client.h); or, with WEBPUSH_HTTP2_CLIENT=libcurl, one libcurl
  * multi handle for all.  Connections stay open between batches.
  *
- * wp_engine_run() takes a batch of work (a page of the audience or a set
- * of retry items), encrypts each message with a fresh key and salt right
- * before it is sent (so at most `concurrency` bodies exist at once), and
- * returns when every item has a result.  Per-origin admission (origin.h)
- * decides what waits, what goes and what is deferred.  The caller turns
- * results into records, retries and dead letters (job.c).
+ * Work comes in batches (a page of the audience, a set of retry items).
+ * Several batches may be in the engine at once: wp_engine_add() queues
+ * one, wp_engine_step() runs one round of the loop (start what may start,
+ * write, read answers, wait a little), and a batch is finished when its
+ * `left` reaches 0.  So a job keeps its next pages going while earlier
+ * ones wait for their answers (job.c: pipelined fan-out), and
+ * wp_engine_run() (retries, small jobs) puts a batch ahead of them and
+ * drives the loop until that one is finished.  Each message is encrypted
+ * with a fresh key and salt right before it is sent, so at most the
+ * in-flight count of bodies exists at once.
+ *
+ * How many requests are in flight follows Little's law: the target is
+ * the process's measured rate (CPU per message) times the round trip
+ * (the windowed minimum latency of the origins' answers, weighted by
+ * traffic), with headroom, between WP_ENGINE_MIN_TARGET and
+ * PUSH_CONCURRENCY_LIMIT (the hard cap, which also bounds memory: one
+ * body and one answer buffer per request).  Each origin gets the same
+ * rule with its own round trip (origin.h), under its AIMD limit.
+ * Per-origin admission decides what waits, what goes and what is
+ * deferred.  The caller turns results into records, retries and dead
+ * letters (job.c).
  */
 
 #ifndef WP_ENGINE_H
@@ -52,6 +67,8 @@ typedef enum {
     WP_RESULT_ABORTED     /* cut off by the stop deadline: unknown */
 } wp_result_t;
 
+typedef struct wp_batch_s  wp_batch_t;
+
 typedef struct {
     /* in: strings must outlive the run */
     const wp_msg_t  *msg;
@@ -61,6 +78,7 @@ typedef struct {
     const char      *auth;
     int              attempt;       /* 0 first try */
     int              resends;       /* internal: unprocessed, sent again */
+    wp_batch_t      *batch;         /* internal: the batch it came in */
 
     /* out */
     int              state;         /* internal: 0 new, 1 running, 2 done */
@@ -71,18 +89,40 @@ typedef struct {
     char             reason[300];
 } wp_work_t;
 
+/* A batch of work items in the engine. */
+struct wp_batch_s {
+    wp_batch_t  *next;
+    wp_work_t   *w;
+    int          n;
+    int          left;       /* items still without a result */
+    int          inflight;   /* items in a slot now */
+    int          first;      /* internal: w[..first) all started */
+    int          started;    /* one of its items went out */
+    int          cancelled;  /* stopping before it started: never will */
+    int          urgent;     /* ahead of the others (wp_engine_run) */
+};
+
 typedef struct wp_engine_slot_s  wp_engine_slot_t;
 
-#define WP_ENGINE_MAX_FDS  2        /* the client's epoll set, the sealer */
+#define WP_ENGINE_MAX_FDS     2     /* the client's epoll set, the sealer */
+#define WP_ENGINE_MIN_TARGET  128   /* in flight, whatever the round trip */
 
 typedef struct {
     CURLM                   *multi;
     int                      ncurl;      /* transfers in the multi handle */
     wp_client_t             *client;     /* NULL: libcurl for all */
     struct curl_waitfd       fds[WP_ENGINE_MAX_FDS];
-    wp_work_t               *run;        /* the batch of wp_engine_run() */
-    int                      first;      /* run[..first) all started */
+    wp_batch_t              *batches[2]; /* urgent ones, then the rest */
+    int                      queued;     /* items of batches not started */
     int                      finished;   /* answers in this loop round */
+    int64_t                  deadline_ms;/* stopping: in flight cut then */
+    int                      target;     /* in flight wanted (Little) */
+    double                   cpu_us;     /* CPU per answered message */
+    double                   rtt_ms;     /* traffic-weighted round trip */
+    int64_t                  answered;   /* answers, for cpu_us */
+    int64_t                  sample_ms;  /* last cpu_us sample */
+    int64_t                  sample_cpu_us;
+    int64_t                  sample_answered;
     wp_engine_slot_t        *slots;
     int                      nslots;
     int                     *free_slots;
@@ -101,10 +141,45 @@ int wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf,
 void wp_engine_free(wp_engine_t *e);
 
 /*
- * Deliver w[0..n).  Returns 0 when every item has its result.  When *stop
- * becomes set, in-flight requests get conf->stop_timeout_ms to finish;
- * after that they are cut (WP_RESULT_ABORTED, and items not started stay
- * without a result) and -1 is returned: the caller does not commit.
+ * Queue b, the items w[0..n) (strings must outlive it), behind the
+ * batches already there (urgent: ahead of the non-urgent ones).
+ */
+void wp_engine_add(wp_engine_t *e, wp_batch_t *b, wp_work_t *w, int n,
+    int urgent);
+
+/*
+ * Take b out: it is finished (left == 0), cancelled, or was cut (no item
+ * of it in flight).
+ */
+void wp_engine_remove(wp_engine_t *e, wp_batch_t *b);
+
+/*
+ * Give b up: no more of its items start; the caller steps the engine
+ * until b->inflight is 0, then removes it.
+ */
+void wp_engine_cancel(wp_engine_t *e, wp_batch_t *b);
+
+/*
+ * One round: start what may start, do the I/O, take the answers, and
+ * wait (at most a few tens of ms) when nothing came.  When *stop becomes
+ * set, the batches queued behind the last one that started are cancelled
+ * (their items never go out), the others go on; in-flight requests get
+ * conf->stop_timeout_ms, then they are cut (WP_RESULT_ABORTED) and -1 is
+ * returned (also on every later call): their batches are not finished.
+ */
+int wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop);
+
+/*
+ * How many more items the engine could take now without idling or
+ * queueing too much: its in-flight target minus what is in flight or
+ * waiting to start (may be negative).
+ */
+int wp_engine_room(const wp_engine_t *e);
+
+/*
+ * Deliver w[0..n) ahead of the other batches and return when every item
+ * has its result (0), or -1 when stopping cut it or cancelled it: the
+ * caller does not commit.
  */
 int wp_engine_run(wp_engine_t *e, wp_work_t *w, int n,
     const volatile sig_atomic_t *stop);

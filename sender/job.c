@@ -426,14 +426,80 @@ wp_job_finalize(wp_sender_t *s, const char *entry)
 
 
 /*
- * Deliver one page and commit it.  Returns 0 committed, -1 not (the page
- * is redone by whoever resumes the job).
+ * A page of the audience in the pipeline: its rows, its work items (a
+ * batch in the engine) and the checkpoint it moves to once committed.
+ */
+typedef struct wp_page_s  wp_page_t;
+
+struct wp_page_s {
+    wp_page_t   *next;
+    wp_batch_t   b;
+    PGresult    *rows;
+    wp_work_t   *w;
+    int          n;
+    int          seq;           /* 1, 2, ... in this run */
+    int          overlap;       /* pages in the pipeline when it joined */
+    char         after[WP_AUDIENCE_ID_MAX + 1];
+};
+
+
+static void
+wp_job_page_free(wp_page_t *p)
+{
+    if (p->rows) {
+        PQclear(p->rows);
+    }
+
+    free(p->w);
+    free(p);
+}
+
+
+/* The audience's current page as work for the engine. */
+static wp_page_t *
+wp_job_page_new(wp_audience_t *aud, const wp_msg_t *msg, int n)
+{
+    int         i;
+    wp_page_t  *p;
+
+    p = calloc(1, sizeof(wp_page_t));
+    if (p == NULL) {
+        return NULL;
+    }
+
+    p->w = calloc(n, sizeof(wp_work_t));
+    if (p->w == NULL) {
+        free(p);
+        return NULL;
+    }
+
+    p->rows = wp_audience_take_page(aud);
+    p->n = n;
+    snprintf(p->after, sizeof(p->after), "%s", aud->after);
+
+    for (i = 0; i < n; i++) {
+        p->w[i].msg = msg;
+        p->w[i].sub_id = PQgetvalue(p->rows, i, WP_AUD_ID);
+        p->w[i].endpoint = PQgetvalue(p->rows, i, WP_AUD_ENDPOINT);
+        p->w[i].p256dh = PQgetvalue(p->rows, i, WP_AUD_P256DH);
+        p->w[i].auth = PQgetvalue(p->rows, i, WP_AUD_AUTH);
+    }
+
+    return p;
+}
+
+
+/*
+ * Commit a delivered page: its PushError rows, subscription changes,
+ * counters, retry items, dead letters and the checkpoint after it.
+ * Returns 0 committed, -1 not (the page is redone by whoever resumes the
+ * job).
  */
 static int
-wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
-    PGresult *page, int n, const char *after, int64_t started_ms)
+wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
+    const wp_page_t *p, int64_t started_ms)
 {
-    int              i, rc, nadds, ndeads;
+    int              i, rc, n, nadds, ndeads;
     int64_t          now;
     wp_next_t        nx;
     wp_work_t       *w;
@@ -441,30 +507,14 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
     wp_retry_add_t  *adds;
     wp_dead_add_t   *deads;
 
-    w = calloc(n, sizeof(wp_work_t));
+    n = p->n;
+    w = p->w;
     adds = calloc(n, sizeof(wp_retry_add_t));
     deads = calloc(n, sizeof(wp_dead_add_t));
     rc = -1;
 
-    if (w == NULL || adds == NULL || deads == NULL) {
+    if (adds == NULL || deads == NULL) {
         goto done;
-    }
-
-    for (i = 0; i < n; i++) {
-        w[i].msg = msg;
-        w[i].sub_id = PQgetvalue(page, i, WP_AUD_ID);
-        w[i].endpoint = PQgetvalue(page, i, WP_AUD_ENDPOINT);
-        w[i].p256dh = PQgetvalue(page, i, WP_AUD_P256DH);
-        w[i].auth = PQgetvalue(page, i, WP_AUD_AUTH);
-    }
-
-    /* ours, and kept ours for the length of a page */
-    if (!wp_job_keep(s, e, msg->req->id)) {
-        goto done;
-    }
-
-    if (wp_engine_run(&s->engine, w, n, s->stop) != 0) {
-        goto done;          /* stopping: the page is redone elsewhere */
     }
 
     /* Still ours after the deliveries (a stall here may have outlasted
@@ -506,7 +556,7 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
 
     if (wp_jobstate_commit_page(s->q, e->id, msg->req->id, e->job,
                                 e->job_len, started_ms,
-                                msg->req->ttl + WP_JOB_KEEP_S, after, &d,
+                                msg->req->ttl + WP_JOB_KEEP_S, p->after, &d,
                                 adds, nadds, deads, ndeads) != 0)
     {
         wp_log(s->log, WP_LOG_WARN, "checkpoint failed", "job",
@@ -518,11 +568,39 @@ wp_job_page(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
 
 done:
 
-    free(w);
     free(adds);
     free(deads);
 
     return rc;
+}
+
+
+/*
+ * Give up the pages still in the pipeline (not committed: whoever resumes
+ * the job redoes them): none of their items starts any more, the ones in
+ * flight are waited for (their buffers are ours), then they go.
+ */
+static void
+wp_job_drop_pages(wp_sender_t *s, wp_page_t *head)
+{
+    wp_page_t  *p, *next;
+
+    for (p = head; p != NULL; p = p->next) {
+        wp_engine_cancel(&s->engine, &p->b);
+    }
+
+    for (p = head; p != NULL; p = next) {
+        next = p->next;
+
+        while (p->b.inflight > 0) {
+            if (wp_engine_step(&s->engine, s->stop) != 0) {
+                break;      /* cut: nothing of ours is in flight now */
+            }
+        }
+
+        wp_engine_remove(&s->engine, &p->b);
+        wp_job_page_free(p);
+    }
 }
 
 
@@ -611,10 +689,11 @@ wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
 int
 wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
 {
-    int                  n, rc, fin;
-    char                 err[WP_DB_ERRLEN];
+    int                  n, rc, fin, npages, seq, end;
+    char                 err[WP_DB_ERRLEN], num[3][16];
     PGconn              *pg;
     wp_msg_t             msg;
+    wp_page_t           *head, **tail, *pg_page;
     wp_err_t             perr;
     wp_audience_t        aud;
     wp_send_req_t        req;
@@ -688,19 +767,100 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
         goto done;
     }
 
+    /*
+     * Pipelined fan-out: the next pages are read and started while the
+     * earlier ones wait for their answers, as long as the engine has room
+     * for them (its in-flight target) and at most WEBPUSH_PIPELINE_PAGES
+     * are uncommitted; a page is committed when it and every page before
+     * it are finished, so the checkpoint only moves over finished pages.
+     */
+    head = NULL;
+    tail = &head;
+    npages = seq = 0;
+    end = 0;
+
     for ( ;; ) {
-        if (*s->stop) {
-            break;
+        while (!end && !*s->stop && npages < s->conf->pipeline_pages
+               && (npages == 0 || wp_engine_room(&s->engine) > 0))
+        {
+            /* ours, and kept ours while its pages are delivered */
+            if (!wp_job_keep(s, e, req.id)) {
+                goto out;
+            }
+
+            n = wp_audience_next(&aud, err, sizeof(err));
+            if (n < 0) {
+                wp_log(s->log, WP_LOG_WARN, "audience query failed",
+                       "job", req.id, "error", err, NULL);
+                goto out;
+            }
+
+            if (n == 0) {
+                end = 1;
+                break;
+            }
+
+            pg_page = wp_job_page_new(&aud, &msg, n);
+            if (pg_page == NULL) {
+                goto out;
+            }
+
+            pg_page->seq = ++seq;
+            pg_page->overlap = ++npages;
+            *tail = pg_page;
+            tail = &pg_page->next;
+            wp_engine_add(&s->engine, &pg_page->b, pg_page->w, n, s->nested);
         }
 
-        n = wp_audience_next(&aud, err, sizeof(err));
-        if (n < 0) {
-            wp_log(s->log, WP_LOG_WARN, "audience query failed",
-                   "job", req.id, "error", err, NULL);
-            break;
+        while (head != NULL && head->b.left == 0) {
+            pg_page = head;
+            wp_engine_remove(&s->engine, &pg_page->b);
+
+            if (wp_job_commit(s, e, &msg, pg_page, p.started_ms) != 0) {
+                goto out;
+            }
+
+            snprintf(num[0], sizeof(num[0]), "%d", pg_page->seq);
+            snprintf(num[1], sizeof(num[1]), "%d", pg_page->overlap);
+            snprintf(num[2], sizeof(num[2]), "%d", s->engine.target);
+            wp_log(s->log, WP_LOG_DEBUG, "page committed", "job", req.id,
+                   "page", num[0], "pages_in_flight", num[1],
+                   "inflight_target", num[2], NULL);
+
+            head = pg_page->next;
+            if (head == NULL) {
+                tail = &head;
+            }
+            wp_job_page_free(pg_page);
+            npages--;
+
+            if (*s->stop) {
+                continue;
+            }
+
+            /* Retries and other periodic work go on during a long
+             * fan-out, and small jobs next in line go out between its
+             * pages. */
+            wp_sender_tick(s, 0);
+
+            if (req.to == WP_SEND_TO_TOPIC || req.to == WP_SEND_TO_ALL) {
+                wp_job_run_small(s, e);
+            }
         }
 
-        if (n == 0) {
+        if (head == NULL) {
+            if (!end) {
+                if (*s->stop) {
+                    break;
+                }
+                pg = wp_job_pg(s);
+                if (pg == NULL) {
+                    break;
+                }
+                aud.conn = pg;
+                continue;
+            }
+
             fin = wp_jobstate_fanout_done(s->q, e->id, e->job, e->job_len,
                                           p.started_ms, 0,
                                           req.ttl + WP_JOB_KEEP_S);
@@ -713,28 +873,18 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
             break;
         }
 
-        wp_audience_done_page(&aud);
-
-        if (wp_job_page(s, e, &msg, aud.page, n, aud.after, p.started_ms)
-            != 0)
-        {
-            break;
+        if (head->b.cancelled) {
+            break;      /* stopping: the rest never went out */
         }
 
-        /* Retries and other periodic work go on during a long fan-out. */
-        wp_sender_tick(s, 0);
-
-        if (req.to == WP_SEND_TO_TOPIC || req.to == WP_SEND_TO_ALL) {
-            wp_job_run_small(s, e);
+        if (wp_engine_step(&s->engine, s->stop) != 0) {
+            break;      /* stopping, and the time to finish is over */
         }
-
-        pg = wp_job_pg(s);
-        if (pg == NULL) {
-            break;
-        }
-        aud.conn = pg;
     }
 
+out:
+
+    wp_job_drop_pages(s, head);
     wp_audience_free(&aud);
 
     if (rc != 0 && *s->stop && s->q->rc) {

@@ -62,6 +62,7 @@ wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms)
     o->max = t->max_inflight;
     o->limit = o->max;
     o->used_ms = now_ms;
+    o->rtt_min[0] = o->rtt_min[1] = -1;
 
     return o;
 }
@@ -152,4 +153,50 @@ wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms, int64_t open_ms,
     snprintf(o->circuit_reason, sizeof(o->circuit_reason), "%s", reason);
 
     return was_closed;
+}
+
+
+#define WP_ORIGIN_RTT_WINDOW_MS  10000
+
+
+void
+wp_origin_on_rtt(wp_origin_t *o, int64_t now_ms, long elapsed_ms)
+{
+    int  ms;
+
+    ms = elapsed_ms < 0 ? 0 : elapsed_ms > 600000 ? 600000 : (int) elapsed_ms;
+
+    if (now_ms - o->rtt_window_ms >= WP_ORIGIN_RTT_WINDOW_MS) {
+        o->rtt_window_ms = now_ms;
+        o->rtt_min[1] = o->rtt_min[0];
+        o->rtt_min[0] = -1;
+    }
+
+    if (o->rtt_min[0] < 0 || ms < o->rtt_min[0]) {
+        o->rtt_min[0] = ms;
+    }
+}
+
+
+int
+wp_origin_rtt(const wp_origin_t *o)
+{
+    if (o->rtt_min[1] < 0 || (o->rtt_min[0] >= 0
+                              && o->rtt_min[0] < o->rtt_min[1]))
+    {
+        return o->rtt_min[0];
+    }
+
+    return o->rtt_min[1];
+}
+
+
+void
+wp_origin_set_max(wp_origin_t *o, int max)
+{
+    if (o->limit >= o->max || o->limit > max) {
+        o->limit = max;
+    }
+
+    o->max = max;
 }

@@ -4,7 +4,9 @@
  * circuit breaker (401/403).  One origin's trouble never touches another:
  * each has its own limit and clocks.
  *
- * Adaptive limit (AIMD): starts at the process limit; a throttling answer
+ * Adaptive limit (AIMD): starts at the origin's in-flight target (the
+ * engine's Little's-law figure for its round trip, set with
+ * wp_origin_set_max()); a throttling answer
  * (429, 503, WNS 406) or a timeout/network error halves it (floor 1), each
  * success adds one back up to the maximum.  An origin whose limit fell to
  * a quarter of the maximum or less is "degraded": work for it that finds
@@ -33,6 +35,8 @@ typedef struct {
     int64_t            used_ms;            /* LRU */
     int64_t            shared_checked_ms;  /* last look at the shared key */
     int64_t            keyok_checked_ms;   /* last look at <prefix>keyok */
+    int64_t            rtt_window_ms;      /* start of rtt_min[0]'s window */
+    int                rtt_min[2];         /* ms: this window's, the last's */
     unsigned           key_ok:1;           /* it took our key: a 2xx */
     unsigned           circuit_mismatch:1; /* opened by "key mismatch" */
     char               circuit_reason[200];
@@ -81,5 +85,16 @@ void wp_origin_on_throttle(wp_origin_t *o, int64_t now_ms,
  */
 int wp_origin_on_config_error(wp_origin_t *o, int64_t now_ms,
     int64_t open_ms, const char *reason, int mismatch);
+
+/*
+ * Round trips: the minimum latency over the last 10-20 s (a windowed
+ * minimum, as BBR's: queueing, ours or the service's, does not inflate
+ * it); -1 before the first answer.
+ */
+void wp_origin_on_rtt(wp_origin_t *o, int64_t now_ms, long elapsed_ms);
+int wp_origin_rtt(const wp_origin_t *o);
+
+/* A new in-flight target; an origin not held down by AIMD follows it. */
+void wp_origin_set_max(wp_origin_t *o, int max);
 
 #endif /* WP_ORIGIN_H */
