@@ -18,28 +18,32 @@
     " s.\"enabled\" AND NOT EXISTS (SELECT 1 FROM" \
     " \"PushSubscriptionKeyMismatch\" k WHERE k.\"subscriptionId\" = s.\"id\")"
 
+/* A shard's upper bound (audience.h: hi), none when NULL. */
+#define WP_AUD_UPTO(col)  " AND ($4::text IS NULL OR " col " <= $4)"
+
 static const char  wp_aud_user_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
     " WHERE" WP_AUD_USABLE " AND s.\"userId\" = $1 AND s.\"id\" > $2"
-    " ORDER BY s.\"id\" LIMIT $3";
+    WP_AUD_UPTO("s.\"id\"") " ORDER BY s.\"id\" LIMIT $3";
 
 static const char  wp_aud_users_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
     " WHERE" WP_AUD_USABLE
     " AND s.\"userId\" IN (SELECT jsonb_array_elements_text($1::jsonb))"
-    " AND s.\"id\" > $2 ORDER BY s.\"id\" LIMIT $3";
+    " AND s.\"id\" > $2" WP_AUD_UPTO("s.\"id\"")
+    " ORDER BY s.\"id\" LIMIT $3";
 
 static const char  wp_aud_topic_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscriptionTopic\" t"
     " JOIN \"PushSubscription\" s ON s.\"id\" = t.\"subscriptionId\""
     " WHERE t.\"topic\" = $1 AND" WP_AUD_USABLE
-    " AND t.\"subscriptionId\" > $2"
+    " AND t.\"subscriptionId\" > $2" WP_AUD_UPTO("t.\"subscriptionId\"")
     " ORDER BY t.\"subscriptionId\" LIMIT $3";
 
 static const char  wp_aud_all_sql[] =
     "SELECT " WP_AUD_COLUMNS " FROM \"PushSubscription\" s"
     " WHERE" WP_AUD_USABLE " AND $1::text IS NULL AND s.\"id\" > $2"
-    " ORDER BY s.\"id\" LIMIT $3";
+    WP_AUD_UPTO("s.\"id\"") " ORDER BY s.\"id\" LIMIT $3";
 
 
 /* The userIds target as a JSON array, for jsonb_array_elements_text(). */
@@ -126,7 +130,7 @@ wp_audience_next(wp_audience_t *a, char *err, size_t errlen)
 {
     int          rc;
     char         limit[16];
-    const char  *sql, *params[3];
+    const char  *sql, *params[4];
 
     if (a->page) {
         PQclear(a->page);
@@ -155,8 +159,9 @@ wp_audience_next(wp_audience_t *a, char *err, size_t errlen)
     snprintf(limit, sizeof(limit), "%d", a->page_size);
     params[1] = a->after;
     params[2] = limit;
+    params[3] = a->hi != NULL && a->hi[0] != '\0' ? a->hi : NULL;
 
-    rc = wp_db_exec(a->conn, sql, 3, params, &a->page, err, errlen);
+    rc = wp_db_exec(a->conn, sql, 4, params, &a->page, err, errlen);
     if (rc != WP_DB_OK) {
         if (a->page) {
             PQclear(a->page);
@@ -280,4 +285,58 @@ wp_audience_topic_size(PGconn *conn, const char *topic, int64_t limit,
     PQclear(res);
 
     return n;
+}
+
+
+/*
+ * Every every-th id of a topic or "all" audience after `after`, but not
+ * its last one (that would leave an empty shard behind it).
+ */
+static const char  wp_aud_bounds_topic_sql[] =
+    "SELECT x.id FROM (SELECT t.\"subscriptionId\" AS id, row_number()"
+    " OVER (ORDER BY t.\"subscriptionId\") AS rn, count(*) OVER () AS n"
+    " FROM \"PushSubscriptionTopic\" t"
+    " JOIN \"PushSubscription\" s ON s.\"id\" = t.\"subscriptionId\""
+    " WHERE t.\"topic\" = $1 AND" WP_AUD_USABLE
+    " AND t.\"subscriptionId\" > $2) x"
+    " WHERE x.rn % $3 = 0 AND x.rn < x.n ORDER BY x.id";
+
+static const char  wp_aud_bounds_all_sql[] =
+    "SELECT x.id FROM (SELECT s.\"id\" AS id, row_number()"
+    " OVER (ORDER BY s.\"id\") AS rn, count(*) OVER () AS n"
+    " FROM \"PushSubscription\" s"
+    " WHERE" WP_AUD_USABLE " AND $1::text IS NULL AND s.\"id\" > $2) x"
+    " WHERE x.rn % $3 = 0 AND x.rn < x.n ORDER BY x.id";
+
+
+int
+wp_audience_bounds(PGconn *conn, const wp_send_req_t *req, const char *after,
+    int64_t every, PGresult **res, char *err, size_t errlen)
+{
+    char         n[24];
+    const char  *params[3];
+
+    *res = NULL;
+
+    if (req->to != WP_SEND_TO_TOPIC && req->to != WP_SEND_TO_ALL) {
+        return 0;
+    }
+
+    snprintf(n, sizeof(n), "%lld", (long long) every);
+    params[0] = req->to == WP_SEND_TO_TOPIC ? req->to_topic : NULL;
+    params[1] = after;
+    params[2] = n;
+
+    if (wp_db_exec(conn, req->to == WP_SEND_TO_TOPIC
+                         ? wp_aud_bounds_topic_sql : wp_aud_bounds_all_sql,
+                   3, params, res, err, errlen) != WP_DB_OK)
+    {
+        if (*res) {
+            PQclear(*res);
+            *res = NULL;
+        }
+        return -1;
+    }
+
+    return PQntuples(*res);
 }

@@ -20,6 +20,8 @@ typedef struct {
     const wp_send_req_t  *req;
     int                   page_size;
     char                  after[WP_AUDIENCE_ID_MAX + 1];   /* last id done */
+    const char           *hi;             /* last id to read (a shard's
+                                             end); NULL: to the end */
     char                 *user_ids_json;  /* userIds target as JSON array */
     PGresult             *page;           /* current page */
 } wp_audience_t;
@@ -70,5 +72,15 @@ int wp_audience_by_ids(PGconn *conn, const char *const *ids, size_t n,
  */
 int64_t wp_audience_topic_size(PGconn *conn, const char *topic,
     int64_t limit, char *err, size_t errlen);
+
+/*
+ * Shard bounds of a topic or "all" audience: every every-th usable
+ * subscription id after `after`, in order (one pass over the index).
+ * Returns how many (0: the audience is smaller than every, or the target
+ * is not a topic or "all"), or -1 with err set.
+ */
+int wp_audience_bounds(PGconn *conn, const wp_send_req_t *req,
+    const char *after, int64_t every, PGresult **res, char *err,
+    size_t errlen);
 
 #endif /* WP_AUDIENCE_H */

@@ -165,10 +165,69 @@ job_find_stream(cli_redis_t *r, const char *key, const char *needle,
 }
 
 
+/*
+ * A job shared by every sender (sender/shard.h): how many shards are
+ * done, and who delivers the others, how far each got.
+ */
+static int
+job_find_shards(cli_redis_t *r, cli_job_info_t *info)
+{
+    int                k;
+    char               f[32];
+    size_t             len;
+    redisReply        *rep;
+    const redisReply  *v;
+
+    rep = cli_redis_cmd(r, "HGETALL %sshard:%s", r->prefix, info->entry);
+    if (rep == NULL) {
+        return cli_redis_rc(r);
+    }
+
+    info->shards = (int) cli_reply_int(cli_reply_field(rep, "n"), 0);
+    info->shards_done = (int) cli_reply_int(cli_reply_field(rep, "done"), 0);
+    len = 0;
+
+    for (k = 0; k < info->shards && len + 1 < sizeof(info->shard_text); k++)
+    {
+        snprintf(f, sizeof(f), "fin:%d", k);
+        if (cli_reply_field(rep, f) != NULL) {
+            continue;
+        }
+
+        snprintf(f, sizeof(f), "owner:%d", k);
+        v = cli_reply_field(rep, f);
+        if (v == NULL || v->type != REDIS_REPLY_STRING) {
+            continue;       /* not taken yet */
+        }
+
+        snprintf(f, sizeof(f), "total:%d", k);
+        len += snprintf(info->shard_text + len,
+                        sizeof(info->shard_text) - len, "%s#%d at %s (%lld"
+                        " done)", len ? ", " : "", k + 1, v->str,
+                        (long long) cli_reply_int(cli_reply_field(rep, f),
+                                                  0));
+    }
+
+    if (len >= sizeof(info->shard_text)) {
+        len = sizeof(info->shard_text) - 4;
+        memcpy(info->shard_text + len, "...", 4);
+    }
+
+    freeReplyObject(rep);
+
+    if (info->shards > 0) {
+        info->state = CLI_JOB_RUNNING;
+    }
+
+    return CLI_EXIT_OK;
+}
+
+
 /* A queued entry: pending at a consumer?  Then its fan-out checkpoint. */
 static int
 job_find_pending(cli_redis_t *r, cli_job_info_t *info)
 {
+    int          rc;
     redisReply  *rep, *p;
 
     rep = cli_redis_cmd(r, "XPENDING %sjobs senders %s %s 1", r->prefix,
@@ -190,6 +249,13 @@ job_find_pending(cli_redis_t *r, cli_job_info_t *info)
     }
 
     freeReplyObject(rep);
+
+    /* not pending: a big job cut into shards is acked at once (shard.h) */
+    if (info->state != CLI_JOB_RUNNING
+        && (rc = job_find_shards(r, info)) != CLI_EXIT_OK)
+    {
+        return rc;
+    }
 
     if (info->state != CLI_JOB_RUNNING) {
         return CLI_EXIT_OK;
@@ -410,6 +476,20 @@ cli_job_print(const char *id, const cli_job_info_t *info)
         break;
 
     case CLI_JOB_RUNNING:
+        if (info->shards > 0) {
+            printf("entry:    %s (acked: shared by every sender)\n"
+                   "shards:   %d/%d done%s%s\nprogress: %lld subscriptions"
+                   " done: %lld sent, %lld failed (%lld disabled), %lld"
+                   " retried, %lld waiting to be retried\n", info->entry,
+                   info->shards_done, info->shards,
+                   info->shard_text[0] ? "; running: " : "",
+                   info->shard_text, (long long) info->total,
+                   (long long) info->sent, (long long) info->failed,
+                   (long long) info->disabled, (long long) info->retried,
+                   (long long) info->pending);
+            break;
+        }
+
         printf("entry:    %s\nsender:   %s (idle %lld ms, delivered %lld"
                " time%s)\nprogress: %lld subscriptions done: %lld sent,"
                " %lld failed (%lld disabled), %lld retried, %lld waiting"

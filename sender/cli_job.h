@@ -34,6 +34,9 @@ typedef struct {
     int64_t          due_ms;            /* SCHEDULED, RETRYING */
     int64_t          total, sent, failed, disabled, retried;
     int64_t          pending;           /* retry items still open */
+    int              shards;            /* RUNNING, shared: shard count */
+    int              shards_done;
+    char             shard_text[1024];  /* the running shards, one line */
     int              expired;           /* FINISHED */
     char             created[40];       /* FINISHED: "NotificationLog" */
     char             reason[512];       /* DEAD */

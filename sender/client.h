@@ -53,7 +53,7 @@
 #include "endpoint.h"
 #include "wp_err.h"
 
-#define WP_CLIENT_MAX_H2_CONNS  16      /* per origin */
+#define WP_CLIENT_MAX_H2_CONNS  64      /* per origin: 6,400 streams at 100 */
 
 typedef struct wp_client_s  wp_client_t;
 

@@ -285,6 +285,13 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     }
     conf->pipeline_pages = (int) n;
 
+    /* subscriptions per shard of a big job (shard.h); 0: never shard */
+    if (wp_conf_int("WEBPUSH_SHARD_SIZE", 20000, 0, 100000000,
+                    &conf->shard_size, err, errlen) != 0)
+    {
+        goto failed;
+    }
+
     /* SIGTERM: how long in-flight requests may finish; 401/403 pause. */
     if (wp_conf_int("WEBPUSH_STOP_TIMEOUT", 10000, 0, 600000,
                     &conf->stop_timeout_ms, err, errlen) != 0

@@ -56,6 +56,7 @@ typedef struct {
     int64_t                claim_idle_ms;      /* WEBPUSH_CLAIM_IDLE */
     int                    page_size;          /* WEBPUSH_PAGE_SIZE */
     int                    pipeline_pages;     /* WEBPUSH_PIPELINE_PAGES */
+    int64_t                shard_size;         /* WEBPUSH_SHARD_SIZE */
     int64_t                stop_timeout_ms;    /* WEBPUSH_STOP_TIMEOUT */
     int64_t                circuit_open_ms;    /* WEBPUSH_CIRCUIT_OPEN */
 } wp_sender_conf_t;

@@ -105,7 +105,8 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
      */
     curl_multi_setopt(e->multi, CURLMOPT_PIPELINING, (long) CURLPIPE_MULTIPLEX);
     curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                      (long) conf->concurrency);
+                      (long) (conf->concurrency < WP_ORIGIN_MAX_H1
+                              ? conf->concurrency : WP_ORIGIN_MAX_H1));
     curl_multi_setopt(e->multi, CURLMOPT_MAX_CONCURRENT_STREAMS, 100L);
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS,
                       (long) conf->concurrency + 16);

@@ -11,6 +11,7 @@
 #include "job.h"
 #include "job_int.h"
 #include "jobstate.h"
+#include "shard.h"
 #include "subscription.h"
 #include "sendreq.h"
 
@@ -135,21 +136,37 @@ wp_job_push_error(wp_sender_t *s, const wp_send_req_t *req,
 }
 
 
+/* What a fan-out walks: a whole job, or one shard of it (shard.h). */
+typedef struct {
+    const wp_queue_entry_t  *e;         /* entry id and job JSON */
+    const wp_msg_t          *msg;
+    const wp_shard_t        *shard;     /* NULL: the whole job */
+    int64_t                  started_ms;
+    int64_t                  total;     /* committed by this run */
+    int64_t                  sent;
+} wp_fanout_t;
+
+
 /*
- * May this sender go on with e?  Not when another sender took it over
- * (it sat idle past WEBPUSH_CLAIM_IDLE, e.g. during an outage here): that
- * one resumes from the checkpoint.  Renews the lease when it is ours.
+ * May this sender go on with the job (or shard)?  Not when another sender
+ * took it over (it sat idle past WEBPUSH_CLAIM_IDLE, e.g. during an outage
+ * here): that one resumes from the checkpoint.  Renews the lease when it
+ * is ours.
  */
 static int
-wp_job_keep(wp_sender_t *s, const wp_queue_entry_t *e, const char *jobid)
+wp_job_keep(wp_sender_t *s, const wp_fanout_t *fo)
 {
     int  rc;
 
-    rc = wp_queue_renew(s->q, e->id);
+    rc = fo->shard != NULL
+         ? wp_shard_renew(s->q, fo->shard, wp_job_now_ms(),
+                          s->conf->claim_idle_ms)
+         : wp_queue_renew(s->q, fo->e->id);
 
     if (rc == 0) {
         wp_log(s->log, WP_LOG_WARN, "job taken over by another sender:"
-               " stopping here", "job", jobid, "entry", e->id, NULL);
+               " stopping here", "job", fo->msg->req->id, "entry",
+               fo->e->id, NULL);
     }
 
     return rc > 0;
@@ -496,8 +513,7 @@ wp_job_page_new(wp_audience_t *aud, const wp_msg_t *msg, int n)
  * job).
  */
 static int
-wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
-    const wp_page_t *p, int64_t started_ms)
+wp_job_commit(wp_sender_t *s, wp_fanout_t *fo, const wp_page_t *p)
 {
     int              i, rc, n, nadds, ndeads;
     int64_t          now;
@@ -506,6 +522,9 @@ wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
     wp_jobdelta_t    d;
     wp_retry_add_t  *adds;
     wp_dead_add_t   *deads;
+
+    const wp_msg_t          *msg = fo->msg;
+    const wp_queue_entry_t  *e = fo->e;
 
     n = p->n;
     w = p->w;
@@ -520,7 +539,7 @@ wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
     /* Still ours after the deliveries (a stall here may have outlasted
      * the claim idle)?  Only then this page's PushError rows and
      * subscription changes: a sender that was taken over writes none. */
-    if (!wp_job_keep(s, e, msg->req->id)) {
+    if (!wp_job_keep(s, fo)) {
         goto done;
     }
 
@@ -550,13 +569,14 @@ wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         }
     }
 
-    if (wp_job_mark_subs(s, w, n) != 0 || !wp_job_keep(s, e, msg->req->id)) {
+    if (wp_job_mark_subs(s, w, n) != 0 || !wp_job_keep(s, fo)) {
         goto done;
     }
 
     if (wp_jobstate_commit_page(s->q, e->id, msg->req->id, e->job,
-                                e->job_len, started_ms,
-                                msg->req->ttl + WP_JOB_KEEP_S, p->after, &d,
+                                e->job_len, fo->started_ms,
+                                msg->req->ttl + WP_JOB_KEEP_S,
+                                fo->shard ? fo->shard->k : -1, p->after, &d,
                                 adds, nadds, deads, ndeads) != 0)
     {
         wp_log(s->log, WP_LOG_WARN, "checkpoint failed", "job",
@@ -564,6 +584,8 @@ wp_job_commit(wp_sender_t *s, const wp_queue_entry_t *e, const wp_msg_t *msg,
         goto done;
     }
 
+    fo->total += d.total;
+    fo->sent += d.sent;
     rc = 0;
 
 done:
@@ -650,7 +672,7 @@ wp_job_next_small_topic(wp_sender_t *s, wp_queue_entry_t *e)
  * job that fails stays pending as usual.
  */
 static void
-wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
+wp_job_run_small(wp_sender_t *s, const wp_fanout_t *outer)
 {
     int               i;
     wp_queue_entry_t  e;
@@ -675,9 +697,9 @@ wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
         (void) wp_job_run(s, &e);
         wp_queue_entry_free(&e);
 
-        /* a small job may meet a slow push service: keep the broadcast's
-         * entry ours meanwhile (its next page checks it anyway) */
-        if (wp_queue_renew(s->q, outer->id) != 1) {
+        /* a small job may meet a slow push service: keep the broadcast
+         * (or its shard) ours meanwhile (its next page checks it anyway) */
+        if (!wp_job_keep(s, outer)) {
             break;
         }
     }
@@ -686,16 +708,312 @@ wp_job_run_small(wp_sender_t *s, const wp_queue_entry_t *outer)
 }
 
 
+/*
+ * Pipelined fan-out of fo's audience from `after` (to its shard's end):
+ * the next pages are read and started while the earlier ones wait for
+ * their answers, as long as the engine has room for them (its in-flight
+ * target) and at most WEBPUSH_PIPELINE_PAGES are uncommitted; a page is
+ * committed when it and every page before it are finished, so the
+ * checkpoint only moves over finished pages.  Returns 1 when every page
+ * is committed, 0 when it stopped before (stopping, an outage, taken
+ * over): the rest is redone from the checkpoint.
+ */
+static int
+wp_job_fanout(wp_sender_t *s, wp_fanout_t *fo, const char *after)
+{
+    int                   n, npages, seq, end, rc;
+    char                  err[WP_DB_ERRLEN], num[3][16];
+    PGconn               *pg;
+    wp_page_t            *head, **tail, *p;
+    wp_audience_t         aud;
+    const wp_send_req_t  *req;
+
+    req = fo->msg->req;
+
+    pg = wp_job_pg(s);
+    if (pg == NULL) {
+        return 0;
+    }
+
+    if (wp_audience_init(&aud, pg, req, s->conf->page_size, after, err,
+                         sizeof(err)) != 0)
+    {
+        return 0;
+    }
+
+    aud.hi = fo->shard != NULL ? fo->shard->hi : NULL;
+    head = NULL;
+    tail = &head;
+    npages = seq = 0;
+    end = rc = 0;
+
+    for ( ;; ) {
+        while (!end && !*s->stop && npages < s->conf->pipeline_pages
+               && (npages == 0 || wp_engine_room(&s->engine) > 0))
+        {
+            /* ours, and kept ours while its pages are delivered */
+            if (!wp_job_keep(s, fo)) {
+                goto out;
+            }
+
+            n = wp_audience_next(&aud, err, sizeof(err));
+            if (n < 0) {
+                wp_log(s->log, WP_LOG_WARN, "audience query failed",
+                       "job", req->id, "error", err, NULL);
+                goto out;
+            }
+
+            if (n == 0) {
+                end = 1;
+                break;
+            }
+
+            p = wp_job_page_new(&aud, fo->msg, n);
+            if (p == NULL) {
+                goto out;
+            }
+
+            p->seq = ++seq;
+            p->overlap = ++npages;
+            *tail = p;
+            tail = &p->next;
+            wp_engine_add(&s->engine, &p->b, p->w, n, s->nested);
+        }
+
+        while (head != NULL && head->b.left == 0) {
+            p = head;
+            wp_engine_remove(&s->engine, &p->b);
+
+            if (wp_job_commit(s, fo, p) != 0) {
+                goto out;
+            }
+
+            snprintf(num[0], sizeof(num[0]), "%d", p->seq);
+            snprintf(num[1], sizeof(num[1]), "%d", p->overlap);
+            snprintf(num[2], sizeof(num[2]), "%d", s->engine.target);
+            wp_log(s->log, WP_LOG_DEBUG, "page committed", "job", req->id,
+                   "page", num[0], "pages_in_flight", num[1],
+                   "inflight_target", num[2], NULL);
+
+            head = p->next;
+            if (head == NULL) {
+                tail = &head;
+            }
+            wp_job_page_free(p);
+            npages--;
+
+            if (*s->stop) {
+                continue;
+            }
+
+            /* Retries and other periodic work go on during a long
+             * fan-out, and small jobs next in line go out between its
+             * pages. */
+            wp_sender_tick(s, 0);
+
+            if (req->to == WP_SEND_TO_TOPIC || req->to == WP_SEND_TO_ALL) {
+                wp_job_run_small(s, fo);
+            }
+        }
+
+        if (head == NULL) {
+            if (end) {
+                rc = 1;
+                break;
+            }
+
+            if (*s->stop || (pg = wp_job_pg(s)) == NULL) {
+                break;
+            }
+
+            aud.conn = pg;
+            continue;
+        }
+
+        if (head->b.cancelled) {
+            break;      /* stopping: the rest never went out */
+        }
+
+        if (wp_engine_step(&s->engine, s->stop) != 0) {
+            break;      /* stopping, and the time to finish is over */
+        }
+    }
+
+out:
+
+    wp_job_drop_pages(s, head);
+    wp_audience_free(&aud);
+
+    return rc;
+}
+
+
+/* Fan-out finished: mark the job done (and ack it); its record if due. */
+static int
+wp_job_fanout_done(wp_sender_t *s, const char *entry, const char *job,
+    size_t job_len, int64_t started_ms, int expired, int64_t ttl)
+{
+    int  fin;
+
+    fin = wp_jobstate_fanout_done(s->q, entry, job, job_len, started_ms,
+                                  expired, ttl + WP_JOB_KEEP_S);
+    if (fin == 1) {
+        wp_job_finalize(s, entry);
+    }
+
+    return fin >= 0 ? 0 : -1;
+}
+
+
+/*
+ * A topic or "all" job bigger than WEBPUSH_SHARD_SIZE: cut it into
+ * shards any sender can take (shard.h).  1 when it is sharded (the entry
+ * is acked: the shards carry it on), 0 when it is too small for that, -1
+ * on an outage (it stays pending).
+ */
+static int
+wp_job_shard_plan(wp_sender_t *s, const wp_queue_entry_t *e,
+    const wp_send_req_t *req, const char *after, int64_t started_ms)
+{
+    int          i, n, rc;
+    char         err[WP_DB_ERRLEN], num[16];
+    PGconn      *pg;
+    PGresult    *res;
+    const char **bounds;
+
+    if (s->conf->shard_size == 0 || s->nested
+        || (req->to != WP_SEND_TO_TOPIC && req->to != WP_SEND_TO_ALL))
+    {
+        return 0;
+    }
+
+    pg = wp_job_pg(s);
+    if (pg == NULL) {
+        return -1;
+    }
+
+    n = wp_audience_bounds(pg, req, after, s->conf->shard_size, &res, err,
+                           sizeof(err));
+    if (n <= 0) {
+        if (n < 0) {
+            wp_log(s->log, WP_LOG_WARN, "audience query failed", "job",
+                   req->id, "error", err, NULL);
+        }
+        if (res) {
+            PQclear(res);
+        }
+        return n;
+    }
+
+    bounds = calloc(n, sizeof(char *));
+    if (bounds == NULL) {
+        PQclear(res);
+        return -1;
+    }
+
+    for (i = 0; i < n; i++) {
+        bounds[i] = PQgetvalue(res, i, 0);
+    }
+
+    rc = wp_shard_create(s->q, e->id, e->job, e->job_len, started_ms,
+                         req->ttl + WP_JOB_KEEP_S, after, bounds, n);
+    free(bounds);
+    PQclear(res);
+
+    if (rc < 0) {
+        wp_log(s->log, WP_LOG_WARN, "could not create shards", "job",
+               req->id, "error", s->q->err, NULL);
+        return -1;
+    }
+
+    snprintf(num, sizeof(num), "%d", n + 1);
+    wp_log(s->log, WP_LOG_INFO, "job split into shards", "job", req->id,
+           "shards", num, NULL);
+
+    return 1;
+}
+
+
+int
+wp_job_run_shard(wp_sender_t *s)
+{
+    int                rc;
+    char               num[3][24];
+    wp_err_t           perr;
+    wp_msg_t           msg;
+    wp_shard_t         sh;
+    wp_fanout_t        fo;
+    wp_send_req_t      req;
+    wp_queue_entry_t   e;
+
+    rc = wp_shard_take(s->q, wp_job_now_ms(), s->conf->claim_idle_ms, &sh);
+    if (rc != 1) {
+        return rc;
+    }
+
+    memset(&req, 0, sizeof(req));
+
+    if (wp_send_job_parse(sh.job, sh.job_len, &req, &perr) != 0) {
+        /* it was parsed before it was cut: its state is damaged */
+        wp_log(s->log, WP_LOG_ERROR, "shard of an unreadable job: dropped",
+               "entry", sh.entry, "error", perr.message, NULL);
+        (void) wp_shard_finish(s->q, &sh);
+        goto done;
+    }
+
+    memset(&e, 0, sizeof(e));
+    snprintf(e.id, sizeof(e.id), "%s", sh.entry);
+    e.job = sh.job;
+    e.job_len = sh.job_len;
+
+    msg.req = &req;
+    msg.expires_ms = wp_job_expires_ms(&req);
+
+    memset(&fo, 0, sizeof(fo));
+    fo.e = &e;
+    fo.msg = &msg;
+    fo.shard = &sh;
+    fo.started_ms = sh.started_ms;
+
+    snprintf(num[0], sizeof(num[0]), "%d/%d", sh.k + 1, sh.n);
+    wp_log(s->log, WP_LOG_DEBUG, "shard taken", "job", req.id, "shard",
+           num[0], NULL);
+
+    if (wp_job_fanout(s, &fo, sh.after) != 1) {
+        if (*s->stop && s->q->rc) {
+            /* another sender goes on with it now, not after the lease */
+            (void) wp_shard_renew(s->q, &sh, 0, 0);
+        }
+        goto done;
+    }
+
+    snprintf(num[1], sizeof(num[1]), "%lld", (long long) fo.total);
+    snprintf(num[2], sizeof(num[2]), "%lld", (long long) fo.sent);
+    wp_log(s->log, WP_LOG_INFO, "shard done", "job", req.id, "shard",
+           num[0], "subscriptions", num[1], "sent", num[2], NULL);
+
+    if (wp_shard_finish(s->q, &sh) == 2) {
+        /* the last shard: the job's fan-out is over */
+        (void) wp_job_fanout_done(s, sh.entry, sh.job, sh.job_len,
+                                  sh.started_ms, 0, req.ttl);
+    }
+
+done:
+
+    wp_send_req_free(&req);
+    wp_shard_free(&sh);
+
+    return 1;
+}
+
+
 int
 wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
 {
-    int                  n, rc, fin, npages, seq, end;
-    char                 err[WP_DB_ERRLEN], num[3][16];
-    PGconn              *pg;
+    int                  rc, sharded;
     wp_msg_t             msg;
-    wp_page_t           *head, **tail, *pg_page;
     wp_err_t             perr;
-    wp_audience_t        aud;
+    wp_fanout_t          fo;
     wp_send_req_t        req;
     wp_jobstate_t        p;
 
@@ -744,148 +1062,28 @@ wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e)
     if (wp_job_now_ms() >= msg.expires_ms) {
         /* Not sent at all: recorded as expired. */
         s->metrics.expired++;
-        fin = wp_jobstate_fanout_done(s->q, e->id, e->job, e->job_len,
-                                      p.started_ms, 1,
-                                      req.ttl + WP_JOB_KEEP_S);
-        if (fin >= 0) {
-            rc = 0;
-            if (fin == 1) {
-                wp_job_finalize(s, e->id);
-            }
-        }
+        rc = wp_job_fanout_done(s, e->id, e->job, e->job_len, p.started_ms,
+                                1, req.ttl);
         goto done;
     }
 
-    pg = wp_job_pg(s);
-    if (pg == NULL) {
+    /* A big one is shared with the other senders; the main loop takes
+     * its shards (this sender too) */
+    sharded = wp_job_shard_plan(s, e, &req, p.after, p.started_ms);
+    if (sharded != 0) {
+        rc = sharded == 1 ? 0 : -1;
         goto done;
     }
 
-    if (wp_audience_init(&aud, pg, &req, s->conf->page_size, p.after, err,
-                         sizeof(err)) != 0)
-    {
-        goto done;
+    memset(&fo, 0, sizeof(fo));
+    fo.e = e;
+    fo.msg = &msg;
+    fo.started_ms = p.started_ms;
+
+    if (wp_job_fanout(s, &fo, p.after) == 1) {
+        rc = wp_job_fanout_done(s, e->id, e->job, e->job_len, p.started_ms,
+                                0, req.ttl);
     }
-
-    /*
-     * Pipelined fan-out: the next pages are read and started while the
-     * earlier ones wait for their answers, as long as the engine has room
-     * for them (its in-flight target) and at most WEBPUSH_PIPELINE_PAGES
-     * are uncommitted; a page is committed when it and every page before
-     * it are finished, so the checkpoint only moves over finished pages.
-     */
-    head = NULL;
-    tail = &head;
-    npages = seq = 0;
-    end = 0;
-
-    for ( ;; ) {
-        while (!end && !*s->stop && npages < s->conf->pipeline_pages
-               && (npages == 0 || wp_engine_room(&s->engine) > 0))
-        {
-            /* ours, and kept ours while its pages are delivered */
-            if (!wp_job_keep(s, e, req.id)) {
-                goto out;
-            }
-
-            n = wp_audience_next(&aud, err, sizeof(err));
-            if (n < 0) {
-                wp_log(s->log, WP_LOG_WARN, "audience query failed",
-                       "job", req.id, "error", err, NULL);
-                goto out;
-            }
-
-            if (n == 0) {
-                end = 1;
-                break;
-            }
-
-            pg_page = wp_job_page_new(&aud, &msg, n);
-            if (pg_page == NULL) {
-                goto out;
-            }
-
-            pg_page->seq = ++seq;
-            pg_page->overlap = ++npages;
-            *tail = pg_page;
-            tail = &pg_page->next;
-            wp_engine_add(&s->engine, &pg_page->b, pg_page->w, n, s->nested);
-        }
-
-        while (head != NULL && head->b.left == 0) {
-            pg_page = head;
-            wp_engine_remove(&s->engine, &pg_page->b);
-
-            if (wp_job_commit(s, e, &msg, pg_page, p.started_ms) != 0) {
-                goto out;
-            }
-
-            snprintf(num[0], sizeof(num[0]), "%d", pg_page->seq);
-            snprintf(num[1], sizeof(num[1]), "%d", pg_page->overlap);
-            snprintf(num[2], sizeof(num[2]), "%d", s->engine.target);
-            wp_log(s->log, WP_LOG_DEBUG, "page committed", "job", req.id,
-                   "page", num[0], "pages_in_flight", num[1],
-                   "inflight_target", num[2], NULL);
-
-            head = pg_page->next;
-            if (head == NULL) {
-                tail = &head;
-            }
-            wp_job_page_free(pg_page);
-            npages--;
-
-            if (*s->stop) {
-                continue;
-            }
-
-            /* Retries and other periodic work go on during a long
-             * fan-out, and small jobs next in line go out between its
-             * pages. */
-            wp_sender_tick(s, 0);
-
-            if (req.to == WP_SEND_TO_TOPIC || req.to == WP_SEND_TO_ALL) {
-                wp_job_run_small(s, e);
-            }
-        }
-
-        if (head == NULL) {
-            if (!end) {
-                if (*s->stop) {
-                    break;
-                }
-                pg = wp_job_pg(s);
-                if (pg == NULL) {
-                    break;
-                }
-                aud.conn = pg;
-                continue;
-            }
-
-            fin = wp_jobstate_fanout_done(s->q, e->id, e->job, e->job_len,
-                                          p.started_ms, 0,
-                                          req.ttl + WP_JOB_KEEP_S);
-            if (fin >= 0) {
-                rc = 0;
-                if (fin == 1) {
-                    wp_job_finalize(s, e->id);
-                }
-            }
-            break;
-        }
-
-        if (head->b.cancelled) {
-            break;      /* stopping: the rest never went out */
-        }
-
-        if (wp_engine_step(&s->engine, s->stop) != 0) {
-            break;      /* stopping, and the time to finish is over */
-        }
-    }
-
-out:
-
-    wp_job_drop_pages(s, head);
-    wp_audience_free(&aud);
 
     if (rc != 0 && *s->stop && s->q->rc) {
         /* Let another sender resume it now rather than after claim idle. */

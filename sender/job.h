@@ -63,6 +63,13 @@ void wp_sender_free(wp_sender_t *s);
  */
 int wp_job_run(wp_sender_t *s, const wp_queue_entry_t *e);
 
+/*
+ * Take a shard of a big job (shard.h) and deliver it.  Returns 1 when
+ * one was taken (finished or not), 0 when none is free, -1 on a Redis
+ * error.
+ */
+int wp_job_run_shard(wp_sender_t *s);
+
 /* Periodic work; force: do all of it now. */
 void wp_sender_tick(wp_sender_t *s, int force);
 

@@ -29,23 +29,6 @@ wp_js_reply(wp_queue_t *q)
 }
 
 
-static redisReply *
-wp_js_argv(wp_queue_t *q, int argc, const char **argv, const size_t *lens)
-{
-    if (q->rc == NULL) {
-        snprintf(q->err, sizeof(q->err), "not connected to Redis");
-        return NULL;
-    }
-
-    if (redisAppendCommandArgv(q->rc, argc, argv, lens) != REDIS_OK) {
-        snprintf(q->err, sizeof(q->err), "Redis: out of memory");
-        return NULL;
-    }
-
-    return wp_js_reply(q);
-}
-
-
 int
 wp_retry_member(char *out, size_t cap, const char *entry, int attempt,
     const char *sub_id)
@@ -128,8 +111,9 @@ wp_js_append_delta(wp_queue_t *q, const char *key, const wp_jobdelta_t *d)
 int
 wp_jobstate_commit_page(wp_queue_t *q, const char *entry, const char *jobid,
     const char *job, size_t job_len, int64_t started_ms, int64_t keep_s,
-    const char *after, const wp_jobdelta_t *d, const wp_retry_add_t *adds,
-    int nadds, const wp_dead_add_t *deads, int ndeads)
+    int shard, const char *after, const wp_jobdelta_t *d,
+    const wp_retry_add_t *adds, int nadds, const wp_dead_add_t *deads,
+    int ndeads)
 {
     int          i, n, rc;
     char         key[256], att[16];
@@ -148,8 +132,21 @@ wp_jobstate_commit_page(wp_queue_t *q, const char *entry, const char *jobid,
     redisAppendCommand(q->rc, "HSETNX %s job %b", key, job, job_len);
     redisAppendCommand(q->rc, "HSETNX %s started %lld", key,
                        (long long) started_ms);
-    redisAppendCommand(q->rc, "HSET %s after %s", key, after);
-    n += 3;
+    n += 2;
+
+    if (shard < 0) {
+        redisAppendCommand(q->rc, "HSET %s after %s", key, after);
+        n++;
+    } else {
+        /* the shard's own checkpoint and progress (shard.h) */
+        redisAppendCommand(q->rc, "HSET %sshard:%s after:%d %s", q->prefix,
+                           entry, shard, after);
+        redisAppendCommand(q->rc, "HINCRBY %sshard:%s total:%d %lld",
+                           q->prefix, entry, shard, (long long) d->total);
+        redisAppendCommand(q->rc, "HINCRBY %sshard:%s sent:%d %lld",
+                           q->prefix, entry, shard, (long long) d->sent);
+        n += 3;
+    }
     n += wp_js_append_delta(q, key, d);
 
     for (i = 0; i < nadds; i++) {
@@ -231,7 +228,7 @@ wp_jobstate_fanout_done(wp_queue_t *q, const char *entry, const char *job,
     }
     lens[8] = job_len;
 
-    r = wp_js_argv(q, 12, argv, lens);
+    r = wp_queue_argv(q, 12, argv, lens);
     if (r == NULL) {
         return -1;
     }
@@ -363,7 +360,7 @@ wp_jobstate_resolve(wp_queue_t *q, const wp_retry_item_t *it,
         lens[i] = strlen(argv[i]);
     }
 
-    r = wp_js_argv(q, argc, argv, lens);
+    r = wp_queue_argv(q, argc, argv, lens);
     if (r == NULL) {
         return -1;
     }
@@ -391,7 +388,7 @@ wp_jobstate_get(wp_queue_t *q, const char *entry, wp_jobstate_t *st)
     argv[0] = "HGETALL";  argv[1] = key;
     lens[0] = 7;  lens[1] = strlen(key);
 
-    r = wp_js_argv(q, 2, argv, lens);
+    r = wp_queue_argv(q, 2, argv, lens);
     if (r == NULL) {
         return -1;
     }
@@ -509,10 +506,11 @@ wp_jobstate_forget(wp_queue_t *q, const char *entry)
     redisAppendCommand(q->rc, "MULTI");
     redisAppendCommand(q->rc, "SREM %sfinish %s", q->prefix, entry);
     redisAppendCommand(q->rc, "DEL %sprogress:%s", q->prefix, entry);
+    redisAppendCommand(q->rc, "DEL %sshard:%s", q->prefix, entry);
     redisAppendCommand(q->rc, "EXEC");
 
     rc = 0;
-    for (i = 0; i < 4; i++) {
+    for (i = 0; i < 5; i++) {
         r = wp_js_reply(q);
         if (r == NULL) {
             return -1;

@@ -69,13 +69,14 @@ int wp_retry_member(char *out, size_t cap, const char *entry, int attempt,
 int wp_retry_parse(const char *member, wp_retry_item_t *it);
 
 /*
- * Commit one finished page: counters, the checkpoint (after), the page's
- * retry items and dead letters, in one transaction.  The job JSON and the
- * start time are stored on the first commit.
+ * Commit one finished page: counters, the checkpoint (after: the job's,
+ * or shard's when it is >= 0, with that shard's progress: shard.h), the
+ * page's retry items and dead letters, in one transaction.  The job JSON
+ * and the start time are stored on the first commit.
  */
 int wp_jobstate_commit_page(wp_queue_t *q, const char *entry,
     const char *jobid, const char *job, size_t job_len, int64_t started_ms,
-    int64_t keep_s, const char *after, const wp_jobdelta_t *d,
+    int64_t keep_s, int shard, const char *after, const wp_jobdelta_t *d,
     const wp_retry_add_t *adds, int nadds, const wp_dead_add_t *deads,
     int ndeads);
 

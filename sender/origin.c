@@ -79,7 +79,10 @@ wp_origin_admit(const wp_origin_t *o, int64_t now_ms)
         return WP_ORIGIN_PAUSED;
     }
 
-    if (o->inflight < o->limit) {
+    /* HTTP/1.1 carries one request per connection: a bounded pool */
+    if (o->inflight < o->limit
+        && (!o->http1 || o->inflight < WP_ORIGIN_MAX_H1))
+    {
         return WP_ORIGIN_OK;
     }
 

@@ -22,6 +22,8 @@
 #include "vapid.h"
 
 #define WP_ORIGIN_MAX  256      /* distinct origins kept (LRU beyond) */
+#define WP_ORIGIN_MAX_H1  512   /* requests in flight to an HTTP/1.1
+                                   origin = its keep-alive connections */
 
 typedef struct {
     char               aud[WP_VAPID_MAX_AUD + 1];  /* scheme://host[:port] */

@@ -38,7 +38,7 @@ wp_queue_vcmd(wp_queue_t *q, const char *fmt, va_list ap)
 }
 
 
-static redisReply *
+redisReply *
 wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
 {
     va_list      ap;
@@ -47,6 +47,35 @@ wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
     va_start(ap, fmt);
     r = wp_queue_vcmd(q, fmt, ap);
     va_end(ap);
+
+    return r;
+}
+
+
+redisReply *
+wp_queue_argv(wp_queue_t *q, int argc, const char **argv, const size_t *lens)
+{
+    redisReply  *r;
+
+    if (q->rc == NULL) {
+        snprintf(q->err, sizeof(q->err), "not connected to Redis");
+        return NULL;
+    }
+
+    r = NULL;
+    if (redisAppendCommandArgv(q->rc, argc, argv, lens) != REDIS_OK
+        || redisGetReply(q->rc, (void **) &r) != REDIS_OK || r == NULL)
+    {
+        snprintf(q->err, sizeof(q->err), "Redis: %s",
+                 q->rc->errstr[0] ? q->rc->errstr : "connection lost");
+        wp_queue_close(q);
+        return NULL;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(q->err, sizeof(q->err), "Redis: %.*s", (int) r->len,
+                 r->str);
+    }
 
     return r;
 }

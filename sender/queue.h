@@ -84,6 +84,17 @@ typedef struct {
  * consumer group if missing.  Returns 0, or -1 with q->err set.
  */
 int wp_queue_connect(wp_queue_t *q);
+
+/*
+ * One command on q's connection (hiredis format).  NULL when it is down
+ * or the command could not be sent (then it is closed: the main loop
+ * reconnects); an error reply is returned, with q->err set.
+ */
+redisReply *wp_queue_cmd(wp_queue_t *q, const char *fmt, ...);
+
+/* The same with binary-safe arguments (lens: their lengths). */
+redisReply *wp_queue_argv(wp_queue_t *q, int argc, const char **argv,
+    const size_t *lens);
 void wp_queue_close(wp_queue_t *q);
 
 /*

@@ -159,6 +159,12 @@ main(int argc, char **argv)
             continue;
         }
 
+        /* A shard of a big job, shared by every sender, comes first
+         * (small jobs still go out between its pages). */
+        if (wp_job_run_shard(&s) != 0) {
+            continue;
+        }
+
         /* After a reconnect: the job held when Redis went away first. */
         rc = 0;
         if (resume_own) {

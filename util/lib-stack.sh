@@ -310,7 +310,9 @@ env_write() {
     env_line "$f.tmp" REDIS_PASSWORD ""
     cat "$dir/secrets.env" >>"$f.tmp"
     env_line "$f.tmp" VAPID_SUBJECT "${VAPID_SUBJECT:-mailto:dev@example.com}"
-    env_line "$f.tmp" PUSH_CONCURRENCY_LIMIT "${PUSH_CONCURRENCY_LIMIT:-50}"
+    # unset: the sender sizes its in-flight requests itself (a hard cap)
+    [ -n "${PUSH_CONCURRENCY_LIMIT:-}" ] &&
+        env_line "$f.tmp" PUSH_CONCURRENCY_LIMIT "$PUSH_CONCURRENCY_LIMIT"
     env_line "$f.tmp" PUSH_TTL_DEFAULT "${PUSH_TTL_DEFAULT:-86400}"
     env_line "$f.tmp" PUSH_RETRY_ATTEMPTS "${PUSH_RETRY_ATTEMPTS:-3}"
     env_line "$f.tmp" PUSH_RETRY_DELAY "${PUSH_RETRY_DELAY:-1000}"
