@@ -17,6 +17,9 @@
 #define WP_ENGINE_KEYOK_TTL    86400 /* s: <prefix>keyok:<aud> */
 #define WP_ENGINE_HEADROOM     2     /* in flight = rate x round trip x this */
 #define WP_ENGINE_SAMPLE_MS    250   /* CPU per message measured this often */
+#define WP_ENGINE_CPU_WINDOW_MS 10000 /* and its least value kept this long */
+#define WP_ENGINE_CPU_GUESS_US 70.0  /* until measured: this machine kind's
+                                        figure (docs/sender.md) */
 
 static void wp_engine_client_done(void *ctx, void *data,
     const wp_push_resp_t *resp);
@@ -115,6 +118,8 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     e->target = WP_ENGINE_MIN_TARGET < e->nslots ? WP_ENGINE_MIN_TARGET
                                                  : e->nslots;
     e->origins.max_inflight = e->target;
+    e->cpu_us[0] = 0;
+    e->cpu_us[1] = WP_ENGINE_CPU_GUESS_US;
     e->slots = calloc(e->nslots, sizeof(wp_engine_slot_t));
     e->free_slots = calloc(e->nslots, sizeof(int));
     if (e->slots == NULL || e->free_slots == NULL) {
@@ -836,7 +841,10 @@ wp_engine_little(const wp_engine_t *e, double rate_per_ms, double rtt_ms)
  * Every WP_ENGINE_SAMPLE_MS: the CPU a message costs this process (so
  * the rate it can sustain), and from it and the round trips the
  * in-flight targets, overall and per origin.  CPU time, not wall time,
- * so waiting for answers does not make messages look dear.
+ * so waiting for answers does not make messages look dear; and the least
+ * sample of the last 10-20 s, because a sender held back (few requests
+ * per wake-up, connections being set up) pays more per message than the
+ * same sender running flat out, and the target is about the latter.
  */
 static void
 wp_engine_retarget(wp_engine_t *e, int64_t now)
@@ -853,9 +861,17 @@ wp_engine_retarget(wp_engine_t *e, int64_t now)
     cpu = wp_engine_cpu_us();
     n = e->answered - e->sample_answered;
 
+    if (now - e->cpu_window_ms >= WP_ENGINE_CPU_WINDOW_MS) {
+        e->cpu_window_ms = now;
+        e->cpu_us[1] = e->cpu_us[0] > 0 ? e->cpu_us[0] : e->cpu_us[1];
+        e->cpu_us[0] = 0;
+    }
+
     if (e->sample_ms != 0 && n >= 32) {
         per = (double) (cpu - e->sample_cpu_us) / (double) n;
-        e->cpu_us = e->cpu_us > 0 ? e->cpu_us * 0.7 + per * 0.3 : per;
+        if (e->cpu_us[0] <= 0 || per < e->cpu_us[0]) {
+            e->cpu_us[0] = per;
+        }
     }
 
     if (e->sample_ms == 0 || n >= 32 || now - e->sample_ms > 5000) {
@@ -864,15 +880,15 @@ wp_engine_retarget(wp_engine_t *e, int64_t now)
         e->sample_answered = e->answered;
     }
 
-    if (e->cpu_us <= 0) {
-        return;         /* nothing measured yet: the minimum target */
-    }
-
+    per = e->cpu_us[0] > 0 && e->cpu_us[0] < e->cpu_us[1] ? e->cpu_us[0]
+                                                           : e->cpu_us[1];
     cores = e->conf->crypto_threads > 0 ? e->conf->crypto_threads : 1;
-    rate = cores * 1000.0 / e->cpu_us;      /* messages per ms */
+    rate = cores * 1000.0 / (per > 1 ? per : 1);    /* messages per ms */
 
     e->target = wp_engine_little(e, rate, e->rtt_ms);
     e->origins.max_inflight = e->target;
+    e->cpu_us[0] = 0;
+    e->cpu_us[1] = WP_ENGINE_CPU_GUESS_US;
 
     for (i = 0; i < e->origins.n; i++) {
         o = &e->origins.o[i];

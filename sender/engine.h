@@ -117,7 +117,10 @@ typedef struct {
     int                      finished;   /* answers in this loop round */
     int64_t                  deadline_ms;/* stopping: in flight cut then */
     int                      target;     /* in flight wanted (Little) */
-    double                   cpu_us;     /* CPU per answered message */
+    double                   cpu_us[2];  /* CPU per answered message:
+                                            least sampled in this window
+                                            and in the last */
+    int64_t                  cpu_window_ms;
     double                   rtt_ms;     /* traffic-weighted round trip */
     int64_t                  answered;   /* answers, for cpu_us */
     int64_t                  sample_ms;  /* last cpu_us sample */
