@@ -11,7 +11,7 @@ SHELL    := /bin/bash
 BUILD    ?= build
 CC       ?= cc
 FUZZ_CC  ?= clang
-PKGS     := openssl hiredis yajl libcurl libnghttp2 libpq
+PKGS     := openssl hiredis yajl libcurl libnghttp2 libpq libcares
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter
