@@ -89,6 +89,16 @@ int wp_client_fds(wp_client_t *cl, struct curl_waitfd *fds, int cap,
 /* After the wait: fds (as filled by wp_client_fds) with their revents. */
 void wp_client_ready(wp_client_t *cl, const struct curl_waitfd *fds, int n);
 
+/*
+ * Is url's host being looked up (now started when it is neither cached
+ * nor carried by an open connection)?  1: a request for it would only
+ * wait on DNS, so the engine holds it back, using no slot, and asks again
+ * after the next wait; 0: submit it (an IP literal, a cached answer, a
+ * failed lookup that the submit reports as usual).
+ */
+int wp_client_resolving(wp_client_t *cl, const wp_url_t *url,
+    int64_t now_ms);
+
 /* Do all pending I/O and timeouts; returns the number of done calls. */
 int wp_client_io(wp_client_t *cl, int64_t now_ms);
 
