@@ -92,8 +92,9 @@ wp_resolve_new(const char *servers, long timeout_ms, wp_err_t *err)
     o.timeout = (int) (timeout_ms / 3 > 100 ? timeout_ms / 3 : 100);
     o.tries = 2;
     o.lookups = lookups;
+    o.socket_receive_buffer_size = WP_RESOLVE_RCVBUF;
     mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES
-           | ARES_OPT_LOOKUPS;
+           | ARES_OPT_LOOKUPS | ARES_OPT_SOCK_RCVBUF;
 
     rc = ares_init_options(&r->ch, &o, mask);
     if (rc != ARES_SUCCESS) {

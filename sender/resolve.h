@@ -29,7 +29,15 @@
 #include "wp_err.h"
 
 #define WP_RESOLVE_CACHE    4096    /* host names kept */
-#define WP_RESOLVE_LOOKUPS  1024    /* lookups under way at once */
+/*
+ * Lookups under way at once (each one an A and an AAAA query on one UDP
+ * socket): beyond it a host waits for one to end.  Bounded so a burst of
+ * answers fits the socket's receive buffer (WP_RESOLVE_RCVBUF, as far as
+ * net.core.rmem_max allows): an answer dropped there costs a whole
+ * retransmit timeout.
+ */
+#define WP_RESOLVE_LOOKUPS  256
+#define WP_RESOLVE_RCVBUF   (1024 * 1024)
 
 typedef struct wp_resolve_s  wp_resolve_t;
 
