@@ -22,8 +22,10 @@
  * WP_CLIENT_MAX_H2_CONNS; nghttp2 holds back streams beyond the limit.
  * HTTP/1.1: one idle keep-alive connection per request in flight, opened
  * as needed (the engine's per-origin limit bounds them).  Connections
- * stay open between batches.  Host names are resolved with getaddrinfo()
- * when a connection opens (rare: connections live long).
+ * stay open between batches.  Host names are resolved when a connection
+ * opens, never blocking: c-ares through resolve.h, cached, its sockets in
+ * the client's epoll set; the connection waits in WP_CONN_RESOLVING, its
+ * connect timeout covering the lookup.  IP literals are not looked up.
  *
  * The first connection to an origin offers "h2,http/1.1".  If the server
  * picks HTTP/1.1, the requests queued on it come back with resp->no_h2
@@ -35,7 +37,8 @@
  *
  * Use: wp_client_submit() requests; before waiting, wp_client_fds() lists
  * the sockets and events to wait for (curl_multi_poll's extra fds) and
- * the next deadline; after waiting, wp_client_ready() takes the revents
+ * the next deadline (lookups' included); after waiting,
+ * wp_client_ready() takes the revents (and reads DNS answers)
  * (only sockets with something to read are read), and wp_client_io()
  * reads, writes, applies timeouts and reports each finished request
  * through the done callback.

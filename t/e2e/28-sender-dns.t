@@ -47,7 +47,10 @@ if ($dns_pid == 0) {
          '--port', 0, '--ready-file', $ready, '--queries-file', $queries,
          '--release-file', $release) or die "exec: $!";
 }
-END { if ($dns_pid) { kill 'KILL', $dns_pid; waitpid($dns_pid, 0) } }
+END {               # waitpid must not change the exit status
+    local $?;
+    if ($dns_pid) { kill "KILL", $dns_pid; waitpid($dns_pid, 0) }
+}
 my $dns = wait_for(sub { -s $ready && (slurp($ready) =~ /^(\d+)/)[0] }, 20);
 ok($dns, "mock name server listening on 127.0.0.1:$dns")
     or BAIL_OUT('no mock name server: ' . slurp("$tmp/dns28.log"));
