@@ -12,7 +12,8 @@
 #     network errors ("Could not resolve host: ..."), the job's log says
 #     20 sent, 1,000 failed;
 #   - the retries come from the negative cache: no name is asked twice;
-#   - the healthy origin still works at once for the next job.
+#   - the healthy origin still works at once for the next job;
+#   - WEBPUSH_DNS_SERVERS that is not a list of addresses: exit 78.
 # Nothing here waits on a clock: each step waits for the event it checks.
 use strict;
 use warnings;
@@ -155,5 +156,10 @@ my ($st) = stop_sender($snd);
 is($st, 0, 'the sender stops cleanly');
 unlike(slurp($snd->{log}), qr/AddressSanitizer|runtime error/,
        'no sanitizer report');
+
+# a name server that is not an address stops the sender at start
+refuses_to_start('a host name as name server', 'WEBPUSH_DNS_SERVERS',
+                 WEBPUSH_QUEUE_PREFIX => $prefix,
+                 WEBPUSH_DNS_SERVERS => 'ns1.example.test:53');
 
 done_testing();
