@@ -22,7 +22,7 @@ RUN make module bins
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        nginx libhiredis0.14 libyajl2 libpq5 libcurl4 libssl3 \
+        nginx libhiredis0.14 libyajl2 libpq5 libcurl4 libssl3 libc-ares2 \
         ca-certificates curl tini \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /var/lib/webpush --create-home \

@@ -11,7 +11,7 @@ SHELL    := /bin/bash
 BUILD    ?= build
 CC       ?= cc
 FUZZ_CC  ?= clang
-PKGS     := openssl hiredis yajl libcurl libnghttp2 libpq
+PKGS     := openssl hiredis yajl libcurl libnghttp2 libpq libcares
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
             -Wmissing-prototypes -Wno-unused-parameter
@@ -114,13 +114,20 @@ unit: $(UNIT_BINS)
 
 $(BUILD)/test/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(LIB_A) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
 
 unit-asan: $(UNIT_ASAN)
 
 $(BUILD)/asan/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_ASAN_A)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(SAN) -It/unit -o $@ $< $(LIB_ASAN_A) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(SAN) -It/unit -o $@ $(filter %.c,$^) \
+	    $(LIB_ASAN_A) $(LDLIBS)
+
+# Unit tests of sender/ files that do no I/O link those files as well.
+$(BUILD)/test/test_dnscache $(BUILD)/asan/test_dnscache: \
+    sender/dnscache.c sender/dnscache.h
+$(BUILD)/test/test_origin $(BUILD)/asan/test_origin: \
+    sender/origin.c sender/origin.h
 
 $(BUILD)/fuzz/%: t/fuzz/%.c $(LIB_SRCS) $(LIB_HDRS) | deps-test
 	@mkdir -p $(@D)

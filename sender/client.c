@@ -1,9 +1,10 @@
 /*
- * webpush-sender: the HTTP client's connections (client.h): resolving,
- * connecting, TLS, ALPN, the write batching and read loop, timeouts.  The
- * framing is h2.c's or h1.c's.
+ * webpush-sender: the HTTP client's connections (client.h): waiting on
+ * the resolver (resolve.h), connecting, TLS, ALPN, the write batching and
+ * read loop, timeouts.  The framing is h2.c's or h1.c's.
  */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -27,8 +28,9 @@ wp_client_t *
 wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
     void *ctx, wp_err_t *err)
 {
-    int           ok;
-    wp_client_t  *cl;
+    int                  ok;
+    wp_client_t         *cl;
+    struct epoll_event   ev;
 
     cl = calloc(1, sizeof(wp_client_t));
     if (cl == NULL) {
@@ -73,6 +75,26 @@ wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 
     if (wp_h2_setup(cl, err) != 0) {
+        wp_client_free(cl);
+        return NULL;
+    }
+
+    /* lookups end within about the connect timeout, which covers them */
+    cl->res = wp_resolve_new(cl->opts.dns_servers,
+                             cl->opts.connect_timeout_ms, err);
+    if (cl->res == NULL) {
+        wp_client_free(cl);
+        return NULL;
+    }
+
+    /* its answers wake the same wait as the connections (client.h) */
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.ptr = cl->res;
+    if (epoll_ctl(cl->epfd, EPOLL_CTL_ADD, wp_resolve_fd(cl->res), &ev)
+        != 0)
+    {
+        wp_err_set(err, WP_E_INTERNAL, "", "epoll_ctl: %s", strerror(errno));
         wp_client_free(cl);
         return NULL;
     }
@@ -135,9 +157,6 @@ wp_conn_free(wp_conn_t *c)
     if (c->fd >= 0) {
         close(c->fd);
     }
-    if (c->ai) {
-        freeaddrinfo(c->ai);
-    }
     free(c->h1);
     free(c->out);
     free(c);
@@ -185,6 +204,7 @@ wp_client_free(wp_client_t *cl)
     }
 
     wp_h2_cleanup(cl);
+    wp_resolve_free(cl->res);
     SSL_CTX_free(cl->ctx);
     close(cl->epfd);
     free(cl);
@@ -291,11 +311,33 @@ wp_stream_report(wp_stream_t *s, const char *error, CURLcode code,
 static int
 wp_conn_dial(wp_conn_t *c, int *last_errno)
 {
-    int  fd, one;
+    int                       fd, one;
+    socklen_t                 len;
+    wp_dns_addr_t            *a;
+    struct sockaddr_in       *sin;
+    struct sockaddr_in6      *sin6;
+    struct sockaddr_storage   ss;
 
-    for ( ; c->ai_cur != NULL; c->ai_cur = c->ai_cur->ai_next) {
-        fd = socket(c->ai_cur->ai_family,
-                    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    for ( ; c->addr_cur < c->naddrs; c->addr_cur++) {
+        a = &c->addrs[c->addr_cur];
+
+        memset(&ss, 0, sizeof(ss));
+        if (a->family == AF_INET) {
+            sin = (struct sockaddr_in *) &ss;
+            sin->sin_family = AF_INET;
+            sin->sin_port = htons((uint16_t) c->port);
+            memcpy(&sin->sin_addr, a->addr, 4);
+            len = sizeof(*sin);
+        } else {
+            sin6 = (struct sockaddr_in6 *) &ss;
+            sin6->sin6_family = AF_INET6;
+            sin6->sin6_port = htons((uint16_t) c->port);
+            memcpy(&sin6->sin6_addr, a->addr, 16);
+            len = sizeof(*sin6);
+        }
+
+        fd = socket(a->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    0);
         if (fd < 0) {
             *last_errno = errno;
             continue;
@@ -306,7 +348,7 @@ wp_conn_dial(wp_conn_t *c, int *last_errno)
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         (void) setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 
-        if (connect(fd, c->ai_cur->ai_addr, c->ai_cur->ai_addrlen) == 0
+        if (connect(fd, (struct sockaddr *) &ss, len) == 0
             || errno == EINPROGRESS)
         {
             c->fd = fd;
@@ -322,16 +364,66 @@ wp_conn_dial(wp_conn_t *c, int *last_errno)
 }
 
 
+/*
+ * c's addresses are known (entry: its host's answer, NULL for an IP
+ * literal already in c->addrs): dial the first.  A failure is c's answer,
+ * reported by the next wp_client_io() like every connect failure.
+ */
+static void
+wp_conn_resolved(wp_conn_t *c, const wp_dns_entry_t *entry)
+{
+    int  e;
+
+    if (entry != NULL && entry->state == WP_DNS_FAILED) {
+        c->connect_deadline_ms = 0;     /* fails on the next round */
+        snprintf(c->error, sizeof(c->error), "Could not resolve host: %s"
+                 " (%s)", c->host, entry->error);
+        return;
+    }
+
+    if (entry != NULL) {
+        memcpy(c->addrs, entry->addrs,
+               entry->naddrs * sizeof(wp_dns_addr_t));
+        c->naddrs = entry->naddrs;
+    }
+
+    c->addr_cur = 0;
+    e = 0;
+    if (wp_conn_dial(c, &e) != 0) {
+        c->connect_deadline_ms = 0;
+        snprintf(c->error, sizeof(c->error), "Failed to connect to %s"
+                 " port %u: %s", c->host, c->port, strerror(e));
+    }
+}
+
+
+/* An IP literal's address (no lookup, no blocking); -1 when malformed. */
+static int
+wp_conn_literal(wp_conn_t *c)
+{
+    if (inet_pton(AF_INET6, c->host, c->addrs[0].addr) == 1) {
+        c->addrs[0].family = AF_INET6;
+    } else if (inet_pton(AF_INET, c->host, c->addrs[0].addr) == 1) {
+        c->addrs[0].family = AF_INET;
+    } else {
+        return -1;
+    }
+
+    c->naddrs = 1;
+
+    return 0;
+}
+
+
 /* A new connection to url's origin, HTTP/1.1 only or h2 first. */
 static wp_conn_t *
 wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     wp_err_t *err)
 {
-    int               rc, e;
-    char              host[WP_HOST_MAX + 1], port[8];
-    size_t            hl;
-    wp_conn_t        *c;
-    struct addrinfo   hints;
+    int                    rc;
+    size_t                 hl;
+    wp_conn_t             *c;
+    const wp_dns_entry_t  *entry;
 
     c = calloc(1, sizeof(wp_conn_t));
     if (c == NULL) {
@@ -343,18 +435,20 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     c->fd = -1;
     c->watched_fd = -1;
     snprintf(c->origin, sizeof(c->origin), "%s", url->origin);
+    /* covers the lookup too: a name that does not resolve in time is a
+     * connect timeout like a host that does not answer */
     c->connect_deadline_ms = now + cl->opts.connect_timeout_ms;
     c->used_ms = now;
 
     /* "[v6]" is bracketed in URLs, not for the resolver or the verifier */
     hl = strlen(url->host);
     if (url->host[0] == '[' && hl >= 2) {
-        memcpy(host, url->host + 1, hl - 2);
-        host[hl - 2] = '\0';
+        memcpy(c->host, url->host + 1, hl - 2);
+        c->host[hl - 2] = '\0';
     } else {
-        memcpy(host, url->host, hl + 1);
+        memcpy(c->host, url->host, hl + 1);
     }
-    snprintf(port, sizeof(port), "%u", url->port);
+    c->port = url->port;
 
     c->out_cap = WP_CLIENT_OUT_BATCH + 16384;
     c->out = malloc(c->out_cap);
@@ -380,14 +474,16 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     }
 
     if (url->is_ip) {
-        rc = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host);
+        rc = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), c->host)
+             && wp_conn_literal(c) == 0;
     } else {
         SSL_set_hostflags(c->ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        rc = SSL_set_tlsext_host_name(c->ssl, host) == 1
-             && SSL_set1_host(c->ssl, host) == 1;
+        rc = SSL_set_tlsext_host_name(c->ssl, c->host) == 1
+             && SSL_set1_host(c->ssl, c->host) == 1;
     }
     if (rc != 1) {
-        wp_err_set(err, WP_E_CRYPTO, "endpoint", "TLS: bad host %s", host);
+        wp_err_set(err, WP_E_CRYPTO, "endpoint", "TLS: bad host %s",
+                   c->host);
         goto failed;
     }
 
@@ -397,27 +493,21 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
     /*
      * Resolution and connect failures are answers (status 0, retried
      * later), reported from wp_client_io(), not errors of the submit.
+     * A name not in the cache waits for its lookup (shared with every
+     * other connection to that host) in WP_CONN_RESOLVING.
      */
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
-
-    rc = getaddrinfo(host, port, &hints, &c->ai);
-    if (rc != 0) {
-        c->ai = NULL;
-        c->connect_deadline_ms = 0;     /* fails on the next round */
-        snprintf(c->error, sizeof(c->error), "Could not resolve host: %s"
-                 " (%s)", host, gai_strerror(rc));
+    if (url->is_ip) {
+        wp_conn_resolved(c, NULL);
         return c;
     }
 
-    c->ai_cur = c->ai;
-    e = 0;
-    if (wp_conn_dial(c, &e) != 0) {
-        c->connect_deadline_ms = 0;
-        snprintf(c->error, sizeof(c->error), "Failed to connect to %s"
-                 " port %s: %s", host, port, strerror(e));
+    entry = wp_resolve_host(cl->res, c->host, 1, now);
+    if (entry == NULL || entry->state == WP_DNS_PENDING) {
+        c->state = WP_CONN_RESOLVING;
+        return c;
     }
+
+    wp_conn_resolved(c, entry);
 
     return c;
 
@@ -630,16 +720,22 @@ wp_conn_to_http1(wp_conn_t *c)
 static int
 wp_conn_setup(wp_conn_t *c, int64_t now)
 {
-    int                   e, rc;
-    long                  vr;
-    socklen_t             elen;
-    unsigned int          alen;
-    struct pollfd         pfd;
-    const unsigned char  *alpn;
+    int                    e, rc;
+    long                   vr;
+    socklen_t              elen;
+    unsigned int           alen;
+    struct pollfd          pfd;
+    const unsigned char   *alpn;
+    const wp_dns_entry_t  *entry;
 
     if (now >= c->connect_deadline_ms) {
         if (c->connect_deadline_ms == 0) {      /* resolve/dial failed */
             wp_conn_close(c, 1, 0, 0, CURLE_COULDNT_CONNECT, "%s", c->error);
+        } else if (c->state == WP_CONN_RESOLVING) {
+            wp_conn_close(c, 1, 1, 0, CURLE_OPERATION_TIMEDOUT,
+                          "Could not resolve host: %s (no answer within %lld"
+                          " milliseconds)", c->host,
+                          (long long) c->cl->opts.connect_timeout_ms);
         } else if (c->state == WP_CONN_HANDSHAKE) {
             wp_conn_close(c, 1, 1, 0, CURLE_OPERATION_TIMEDOUT,
                           "TLS handshake with %s timed out after %lld"
@@ -651,6 +747,22 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
                           (long long) c->cl->opts.connect_timeout_ms);
         }
         return -1;
+    }
+
+    if (c->state == WP_CONN_RESOLVING) {
+        /* the lookup may have been evicted with its answer unread, or
+         * found no room to start: asked again */
+        entry = wp_resolve_host(c->cl->res, c->host, 1, now);
+        if (entry == NULL || entry->state == WP_DNS_PENDING) {
+            return 0;
+        }
+
+        wp_conn_resolved(c, entry);
+        if (c->connect_deadline_ms == 0) {
+            wp_conn_close(c, 1, 0, 0, CURLE_COULDNT_CONNECT, "%s", c->error);
+            return -1;
+        }
+        return 0;       /* connecting: epoll says when */
     }
 
     if (c->state == WP_CONN_CONNECTING) {
@@ -670,7 +782,7 @@ wp_conn_setup(wp_conn_t *c, int64_t now)
         if (e != 0) {
             close(c->fd);
             c->fd = -1;
-            c->ai_cur = c->ai_cur->ai_next;
+            c->addr_cur++;
             if (wp_conn_dial(c, &e) != 0) {
                 wp_conn_close(c, 1, 0, 0, CURLE_COULDNT_CONNECT,
                               "Failed to connect to %s: %s", c->origin,
@@ -956,7 +1068,9 @@ wp_client_fds(wp_client_t *cl, struct curl_waitfd *fds, int cap,
         *deadline = cl->next_deadline_ms;
     }
 
-    if (cl->conns == NULL || cap < 1) {
+    wp_resolve_deadline(cl->res, cl->now_ms, deadline);
+
+    if ((cl->conns == NULL && wp_resolve_pending(cl->res) == 0) || cap < 1) {
         return 0;
     }
 
@@ -984,11 +1098,49 @@ wp_client_ready(wp_client_t *cl, const struct curl_waitfd *fds, int n)
     k = epoll_wait(cl->epfd, evs, 256, 0);
 
     for (i = 0; i < k; i++) {
+        /* answers are read at once: whoever waits on them (connections,
+         * the engine's held-back requests) sees them in this round */
+        if (evs[i].data.ptr == cl->res) {
+            wp_resolve_process(cl->res, cl->now_ms);
+            continue;
+        }
+
         c = evs[i].data.ptr;
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
             c->readable = 1;
         }
     }
+}
+
+
+int
+wp_client_resolving(wp_client_t *cl, const wp_url_t *url, int64_t now_ms)
+{
+    wp_conn_t             *c;
+    const wp_dns_entry_t  *entry;
+
+    if (url->is_ip) {
+        return 0;
+    }
+
+    entry = wp_resolve_host(cl->res, url->host, 0, now_ms);
+    if (entry != NULL) {
+        return entry->state == WP_DNS_PENDING;
+    }
+
+    /* not in the cache, but a connection is up: no reason to wait (a new
+     * connection, if one is needed, waits for the lookup itself) */
+    for (c = cl->conns; c != NULL; c = c->next) {
+        if (c->state >= WP_CONN_OPEN && !c->dead
+            && strcmp(c->origin, url->origin) == 0)
+        {
+            return 0;
+        }
+    }
+
+    entry = wp_resolve_host(cl->res, url->host, 1, now_ms);
+
+    return entry == NULL || entry->state == WP_DNS_PENDING;
 }
 
 
@@ -1041,6 +1193,10 @@ wp_client_io(wp_client_t *cl, int64_t now)
 
     cl->now_ms = now;
     cl->ndone = 0;
+
+    if (wp_resolve_pending(cl->res) > 0) {
+        wp_resolve_process(cl->res, now);       /* c-ares's timeouts */
+    }
 
     if (now >= cl->next_deadline_ms) {
         wp_client_timeouts(cl, now);

@@ -22,8 +22,10 @@
  * WP_CLIENT_MAX_H2_CONNS; nghttp2 holds back streams beyond the limit.
  * HTTP/1.1: one idle keep-alive connection per request in flight, opened
  * as needed (the engine's per-origin limit bounds them).  Connections
- * stay open between batches.  Host names are resolved with getaddrinfo()
- * when a connection opens (rare: connections live long).
+ * stay open between batches.  Host names are resolved when a connection
+ * opens, never blocking: c-ares through resolve.h, cached, its sockets in
+ * the client's epoll set; the connection waits in WP_CONN_RESOLVING, its
+ * connect timeout covering the lookup.  IP literals are not looked up.
  *
  * The first connection to an origin offers "h2,http/1.1".  If the server
  * picks HTTP/1.1, the requests queued on it come back with resp->no_h2
@@ -35,7 +37,8 @@
  *
  * Use: wp_client_submit() requests; before waiting, wp_client_fds() lists
  * the sockets and events to wait for (curl_multi_poll's extra fds) and
- * the next deadline; after waiting, wp_client_ready() takes the revents
+ * the next deadline (lookups' included); after waiting,
+ * wp_client_ready() takes the revents (and reads DNS answers)
  * (only sockets with something to read are read), and wp_client_io()
  * reads, writes, applies timeouts and reports each finished request
  * through the done callback.
@@ -88,6 +91,16 @@ int wp_client_fds(wp_client_t *cl, struct curl_waitfd *fds, int cap,
 
 /* After the wait: fds (as filled by wp_client_fds) with their revents. */
 void wp_client_ready(wp_client_t *cl, const struct curl_waitfd *fds, int n);
+
+/*
+ * Is url's host being looked up (now started when it is neither cached
+ * nor carried by an open connection)?  1: a request for it would only
+ * wait on DNS, so the engine holds it back, using no slot, and asks again
+ * after the next wait; 0: submit it (an IP literal, a cached answer, a
+ * failed lookup that the submit reports as usual).
+ */
+int wp_client_resolving(wp_client_t *cl, const wp_url_t *url,
+    int64_t now_ms);
 
 /* Do all pending I/O and timeouts; returns the number of done calls. */
 int wp_client_io(wp_client_t *cl, int64_t now_ms);

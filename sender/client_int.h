@@ -14,13 +14,16 @@
 #include <openssl/ssl.h>
 
 #include "client.h"
+#include "dnscache.h"
 #include "http1.h"
+#include "resolve.h"
 
 #define WP_CLIENT_OUT_BATCH  65536      /* plaintext gathered per write */
 #define WP_CLIENT_READ_BUF   32768
 
 typedef enum {
-    WP_CONN_CONNECTING = 0,     /* TCP connect in progress */
+    WP_CONN_RESOLVING = 0,      /* waiting on its host's lookup */
+    WP_CONN_CONNECTING,         /* TCP connect in progress */
     WP_CONN_HANDSHAKE,          /* TLS handshake */
     WP_CONN_OPEN,
     WP_CONN_DRAINING            /* GOAWAY seen: no new streams */
@@ -73,7 +76,10 @@ struct wp_conn_s {
     int64_t           used_ms;          /* last request started or ended */
     int               nstreams;
     wp_stream_t      *streams;
-    struct addrinfo  *ai, *ai_cur;
+    char              host[WP_HOST_MAX + 1];  /* unbracketed */
+    unsigned          port;
+    wp_dns_addr_t     addrs[WP_DNS_MAX_ADDRS];
+    int               naddrs, addr_cur;       /* to dial, the one tried */
     uint8_t          *out;              /* plaintext waiting for SSL_write */
     size_t            out_len, out_off, out_cap;
     char              error[512];       /* resolve/connect failure */
@@ -92,7 +98,9 @@ struct wp_client_s {
     int                         ndone;      /* done calls this round */
     int64_t                     next_deadline_ms;
     int64_t                     now_ms;
-    int                         epfd;       /* every connection's fd */
+    int                         epfd;       /* every connection's fd,
+                                               and the resolver's */
+    wp_resolve_t               *res;
     wp_conn_t                  *idle1;      /* idle HTTP/1.1 connections */
     uint8_t                     rbuf[WP_CLIENT_READ_BUF];
 };

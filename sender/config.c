@@ -1,5 +1,6 @@
 /* webpush-sender: configuration from the environment (see config.h). */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,72 @@ wp_conf_env(const char *name)
     v = getenv(name);
 
     return (v && *v) ? v : NULL;
+}
+
+
+/*
+ * WEBPUSH_DNS_SERVERS: "ip[:port]" items, comma-separated, IPv6 as
+ * "[v6][:port]" (what c-ares takes), checked here so a typo stops the
+ * daemon at start rather than failing every lookup.
+ */
+static int
+wp_conf_dns_servers(const char *v, char *err, size_t errlen)
+{
+    char           item[64], *port, *end;
+    size_t         n;
+    long           p;
+    const char    *s, *comma;
+    unsigned char  buf[16];
+
+    for (s = v; ; s = comma + 1) {
+        comma = strchr(s, ',');
+        n = comma ? (size_t) (comma - s) : strlen(s);
+        if (n == 0 || n >= sizeof(item)) {
+            goto bad;
+        }
+        memcpy(item, s, n);
+        item[n] = '\0';
+
+        if (item[0] == '[') {
+            end = strchr(item, ']');
+            if (end == NULL) {
+                goto bad;
+            }
+            *end = '\0';
+            port = end[1] == ':' ? end + 2 : end[1] == '\0' ? NULL : item;
+            if (port == item || inet_pton(AF_INET6, item + 1, buf) != 1) {
+                goto bad;
+            }
+        } else {
+            port = strchr(item, ':');
+            if (port != NULL) {
+                *port++ = '\0';
+            }
+            if (inet_pton(AF_INET, item, buf) != 1) {
+                goto bad;
+            }
+        }
+
+        if (port != NULL) {
+            errno = 0;
+            p = strtol(port, &end, 10);
+            if (*port < '1' || *port > '9' || *end != '\0' || errno
+                || p > 65535)
+            {
+                goto bad;
+            }
+        }
+
+        if (comma == NULL) {
+            return 0;
+        }
+    }
+
+bad:
+
+    snprintf(err, errlen, "WEBPUSH_DNS_SERVERS: expected ip[:port] or"
+             " [ipv6][:port] items separated by commas, got \"%s\"", v);
+    return -1;
 }
 
 
@@ -199,6 +266,14 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     if (conf->ca_file && access(conf->ca_file, R_OK) != 0) {
         snprintf(err, errlen, "WEBPUSH_CA_FILE: cannot read \"%s\": %s",
                  conf->ca_file, strerror(errno));
+        goto failed;
+    }
+
+    /* Name servers of the native client (resolve.h); NULL: resolv.conf */
+    conf->dns_servers = wp_conf_env("WEBPUSH_DNS_SERVERS");
+    if (conf->dns_servers != NULL
+        && wp_conf_dns_servers(conf->dns_servers, err, errlen) != 0)
+    {
         goto failed;
     }
 

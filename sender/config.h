@@ -36,6 +36,7 @@ typedef struct {
     wp_endpoint_policy_t  *policy;            /* WEBPUSH_ALLOWED_ENDPOINTS */
     wp_endpoint_policy_t  *wns;               /* WEBPUSH_WNS_ENDPOINTS */
     const char            *ca_file;           /* WEBPUSH_CA_FILE or NULL */
+    const char            *dns_servers;       /* WEBPUSH_DNS_SERVERS or NULL */
     int                    http2_libcurl;     /* WEBPUSH_HTTP2_CLIENT */
     int                    crypto_threads;    /* WEBPUSH_CRYPTO_THREADS */
     const char            *prefix;            /* WEBPUSH_QUEUE_PREFIX */

@@ -55,6 +55,8 @@ typedef struct {
                                         this long; 0: WP_DELIVER_IDLE_MS */
     int          http1_only;         /* do not offer h2 (tests, benches) */
     const char  *user_agent;         /* NULL: "ngx_webpush" */
+    const char  *dns_servers;        /* client.h: "ip[:port],..."; NULL:
+                                        /etc/resolv.conf's */
 } wp_deliver_opts_t;
 
 /* One push request.  body is the aes128gcm body (NULL/0: no payload). */

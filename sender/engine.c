@@ -133,6 +133,7 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
     opts.tls_timeout_ms = (long) conf->tls_timeout_ms;
     opts.timeout_ms = (long) conf->request_timeout_ms;
     opts.idle_ms = (long) conf->idle_timeout_ms;
+    opts.dns_servers = conf->dns_servers;
 
     if (!conf->http2_libcurl) {
         e->client = wp_client_new(&opts, wp_engine_client_done, e, &werr);
@@ -382,6 +383,17 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
     }
 
     aud = url.origin;       /* the VAPID audience (wp_vapid_audience) */
+
+    /*
+     * Its host is being looked up: wait, holding no slot and no origin
+     * state, so a page full of slow or dead names cannot keep the other
+     * origins' items behind it from going out.  The answer wakes the
+     * engine's wait (client.h); a failed lookup is then submitted and
+     * answered as a network error.
+     */
+    if (e->client != NULL && wp_client_resolving(e->client, &url, now)) {
+        return 0;
+    }
 
     o = wp_origin_get(&e->origins, aud, now);
     if (o == NULL) {

@@ -10,7 +10,8 @@
 int
 wp_origins_init(wp_origins_t *t, int max_inflight)
 {
-    t->o = calloc(WP_ORIGIN_MAX, sizeof(wp_origin_t));
+    t->cap = max_inflight + WP_ORIGIN_SPARE;
+    t->o = calloc(t->cap, sizeof(wp_origin_t));
     t->n = 0;
     t->max_inflight = max_inflight;
 
@@ -24,41 +25,85 @@ wp_origins_free(wp_origins_t *t)
     free(t->o);
     t->o = NULL;
     t->n = 0;
+    t->cap = 0;
+}
+
+
+static uint32_t
+wp_origin_hash(const char *s)
+{
+    uint32_t  h;
+
+    for (h = 2166136261u; *s != '\0'; s++) {
+        h = (h ^ (uint8_t) *s) * 16777619u;
+    }
+
+    return h;
+}
+
+
+/*
+ * How much an idle origin's state is worth keeping (origin.h): 0 nothing
+ * learnt yet, 1 it delivered (token, proven key, its limit), 2 a pause or
+ * an open circuit that the service asked for.
+ */
+static int
+wp_origin_worth(const wp_origin_t *o, int64_t now_ms)
+{
+    if (o->paused_until_ms > now_ms || o->circuit_until_ms > now_ms) {
+        return 2;
+    }
+
+    return o->key_ok ? 1 : 0;
 }
 
 
 wp_origin_t *
 wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms)
 {
-    int           i;
-    wp_origin_t  *o, *lru;
+    int           i, w, vw;
+    uint32_t      h;
+    wp_origin_t  *o, *victim;
 
-    lru = NULL;
+    h = wp_origin_hash(aud);
 
     for (i = 0; i < t->n; i++) {
         o = &t->o[i];
-        if (strcmp(o->aud, aud) == 0) {
+        if (o->hash == h && strcmp(o->aud, aud) == 0) {
             o->used_ms = now_ms;
             return o;
         }
-
-        if (o->inflight == 0 && (lru == NULL || o->used_ms < lru->used_ms)) {
-            lru = o;
-        }
     }
 
-    if (t->n < WP_ORIGIN_MAX) {
+    if (t->n < t->cap) {
         o = &t->o[t->n++];
 
-    } else if (lru != NULL) {
-        o = lru;
-
     } else {
-        return NULL;
+        victim = NULL;
+        vw = 3;
+
+        for (i = 0; i < t->n; i++) {
+            o = &t->o[i];
+            if (o->inflight > 0) {
+                continue;
+            }
+
+            w = wp_origin_worth(o, now_ms);
+            if (w < vw || (w == vw && o->used_ms < victim->used_ms)) {
+                victim = o;
+                vw = w;
+            }
+        }
+
+        if (victim == NULL) {
+            return NULL;
+        }
+        o = victim;
     }
 
     memset(o, 0, sizeof(*o));
     snprintf(o->aud, sizeof(o->aud), "%s", aud);
+    o->hash = h;
     o->max = t->max_inflight;
     o->limit = o->max;
     o->used_ms = now_ms;

@@ -21,12 +21,18 @@
 
 #include "vapid.h"
 
-#define WP_ORIGIN_MAX  256      /* distinct origins kept (LRU beyond) */
+/*
+ * Distinct origins kept besides those with requests in flight: the table
+ * holds max_inflight + WP_ORIGIN_SPARE, so however many origins have
+ * requests out (at most one per request) a new one always finds a slot.
+ */
+#define WP_ORIGIN_SPARE  256
 #define WP_ORIGIN_MAX_H1  512   /* requests in flight to an HTTP/1.1
                                    origin = its keep-alive connections */
 
 typedef struct {
     char               aud[WP_VAPID_MAX_AUD + 1];  /* scheme://host[:port] */
+    uint32_t           hash;               /* of aud: a cheap first test */
     wp_vapid_token_t   tok;
     int                inflight;
     int                limit;
@@ -47,6 +53,7 @@ typedef struct {
 typedef struct {
     wp_origin_t  *o;
     int           n;
+    int           cap;
     int           max_inflight;            /* per origin, = concurrency */
 } wp_origins_t;
 
@@ -54,8 +61,13 @@ int wp_origins_init(wp_origins_t *t, int max_inflight);
 void wp_origins_free(wp_origins_t *t);
 
 /*
- * The state of origin aud, created on first use (reusing the least
- * recently used slot when full and idle).  NULL when every slot is busy.
+ * The state of origin aud, created on first use.  When the table is full
+ * a slot with nothing in flight is reused, chosen so that a flood of new
+ * origins (say a thousand dead hosts in one audience) cannot wipe the
+ * state that matters: first an origin that never delivered anything,
+ * then one that did, last one paused or with its circuit open; the
+ * least recently used within each.  NULL only when every slot has
+ * requests in flight (cannot happen with the table's size).
  */
 wp_origin_t *wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms);
 

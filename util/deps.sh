@@ -7,7 +7,8 @@
 set -eu
 
 build="gcc make pkg-config libssl-dev libhiredis-dev libyajl-dev libpq-dev
-       libcurl4-openssl-dev libnghttp2-dev nginx nginx-dev openssl ca-certificates"
+       libcurl4-openssl-dev libnghttp2-dev libc-ares-dev nginx nginx-dev openssl
+       ca-certificates"
 run="postgresql redis-server curl"
 test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       liblist-moreutils-perl libtext-diff-perl liburi-perl libwww-perl
