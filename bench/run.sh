@@ -9,7 +9,7 @@ secs=${BENCH_SECONDS:-2}
 echo "== bench/ece_bench: per-message encryption vs the EC floor"
 "$build"/bench/ece_bench "$secs"
 
-echo "== bench/sender_bench.sh: webpush-sender vs the crypto floor and Node web-push"
+echo "== bench/sender_bench.sh: webpush-sender vs the crypto floor and Node web-push, on loopback and at a push service's round trip"
 bench/sender_bench.sh
 
 echo "== bench/api_bench.sh: the module's routes vs return 200, pgbench, redis-benchmark"

@@ -15,7 +15,7 @@ test="clang libclang-rt-14-dev perl libtest-base-perl libtest-longstring-perl
       libhttp-message-perl libjson-pp-perl python3 python3-cryptography python3-h2
       chromium dbus-daemon python3-gi docker-compose logrotate systemd"
 
-bench="wrk postgresql-contrib redis-tools"
+bench="wrk postgresql-contrib redis-tools libnginx-mod-http-echo"
 
 case "${1:-build}" in
     build) want="$build" ;;

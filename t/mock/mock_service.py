@@ -67,6 +67,9 @@ class Request:
         self.protocol = protocol        # "h2" or "http/1.1"
         self.conn = conn                # connection number (1, 2, ...)
         self.stream = stream            # HTTP/2 stream id, None on HTTP/1.1
+        # built once the whole request (body included) has arrived: the
+        # service's delay counts from here
+        self.received = time.monotonic()
 
     def values(self, name):
         return [v for n, v in self.headers if n == name]
@@ -85,11 +88,12 @@ class Request:
 
 
 class Response:
-    def __init__(self, status, body=b"", headers=None, delay_ms=0):
+    def __init__(self, status, body=b"", headers=None, delay_ms=None):
         self.status = status
         self.body = body if isinstance(body, bytes) else body.encode()
         self.headers = list(headers or [])
-        self.delay_ms = delay_ms
+        self.delay_ms = delay_ms        # None: the service's --delay-ms
+        self.push = False               # a push request (held, counted)
         self.reason = ""                # short text for the log line
         # a transport step instead of an answer: "refuse", "goaway" or
         # "drop" (the transport carries it out; status is then 0)
@@ -223,7 +227,7 @@ def scripted_response(step):
         value = (email.utils.formatdate(time.time() + secs, usegmt=True)
                  if step.get("retry_after_date") else str(secs))
         resp.headers.append(("retry-after", value))
-    resp.delay_ms = step.get("delay_ms", 0)
+    resp.delay_ms = step.get("delay_ms")    # None: the service's default
     resp.reason = resp.reason or "scripted"
     return resp
 
@@ -241,9 +245,12 @@ class Subscription:
 class Service:
     """State and request handling; safe to call from several threads."""
 
-    def __init__(self, origin_host, log, wns=False):
+    def __init__(self, origin_host, log, wns=False, delay_ms=0):
         self.host = origin_host         # "127.0.0.1"
         self.wns = wns                  # WNS's X-WNS-Cache-Policy rule
+        # every push request is answered this long after it was received
+        # (--delay-ms; PUT /_mock/delay); a behaviour step's delay_ms wins
+        self.delay_ms = delay_ms
         self.port = None                # set once bound
         self.log = log
         self.lock = threading.Lock()
@@ -267,7 +274,15 @@ class Service:
                           "in_flight": live,
                           "max_in_flight": 0, "max_streams_per_conn": 0,
                           "max_streams_per_conn_acked": 0,
-                          "by_transport": {}, "client_resets": 0}
+                          "by_transport": {}, "client_resets": 0,
+                          "concurrent": 0, "max_concurrent": 0,
+                          "push_connections": 0,
+                          "push_connections_by_protocol": {},
+                          "push_requests_by_conn": {}}
+            # push requests held now (between begin and finish): a reset
+            # while they wait must not make the counter negative
+            self.held = getattr(self, "held", 0)
+            self.stats["concurrent"] = self.held
 
     # ---- transport hooks (counted for the sender's tests) -------------
 
@@ -331,13 +346,20 @@ class Service:
             raise
 
     async def finish(self, req, resp):
-        """The behaviour's delay, then the log line; returns resp."""
+        """The delay (counted from when req was fully received), then the
+        log line; returns resp.  Other requests and streams go on
+        meanwhile: each waits in its own task."""
         try:
             if resp.delay_ms:
-                await asyncio.sleep(resp.delay_ms / 1000.0)
+                wait = req.received + resp.delay_ms / 1000.0 - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
         finally:
             with self.lock:
                 self.stats["in_flight"] -= 1
+                if resp.push:
+                    self.held -= 1
+                    self.stats["concurrent"] = max(0, self.held)
         self.log("%s %s %s -> %s%s" % (req.protocol, req.method, req.target,
                                        resp.transport or resp.status,
                                        " (%s)" % resp.reason if resp.reason
@@ -361,7 +383,10 @@ class Service:
         if path == "/_mock/stats" and req.method == "GET":
             with self.lock:
                 return json_response(200, dict(self.stats,
-                                               subscriptions=len(self.subs)))
+                                               subscriptions=len(self.subs),
+                                               delay_ms=self.delay_ms))
+        if path == "/_mock/delay":
+            return self.delay_admin(req)
         if path == "/_mock/reset" and req.method == "POST":
             opts = self.json_body(req) or {}
             self.reset(bool(opts.get("keep_subscriptions")))
@@ -437,6 +462,24 @@ class Service:
             return json_response(200, info)
         return json_response(405, {"error": "GET, DELETE or PUT behaviour"})
 
+    def delay_admin(self, req):
+        """GET / PUT {"delay_ms": N}: the service-wide answer delay."""
+        if req.method == "PUT":
+            try:
+                body = self.json_body(req)
+            except BadAdminRequest as e:
+                return json_response(400, {"error": str(e)})
+            ms = body.get("delay_ms") if isinstance(body, dict) else None
+            if not isinstance(ms, int) or isinstance(ms, bool) or ms < 0:
+                return json_response(400, {"error": "body must be "
+                                           "{\"delay_ms\": integer >= 0}"})
+            with self.lock:
+                self.delay_ms = ms
+        elif req.method != "GET":
+            return json_response(405, {"error": "GET or PUT"})
+        with self.lock:
+            return json_response(200, {"delay_ms": self.delay_ms})
+
     def list_messages(self, req):
         params = req.params()
         want_all = params.get("all") in ("1", "true")
@@ -452,6 +495,30 @@ class Service:
         with self.lock:
             sub = self.subs.get(sub_id)
             self.stats["push_requests"] += 1
+            self.held += 1
+            st = self.stats
+            st["concurrent"] = self.held
+            st["max_concurrent"] = max(st["max_concurrent"], self.held)
+            key = str(req.conn)
+            by_conn = st["push_requests_by_conn"]
+            if key not in by_conn:
+                st["push_connections"] += 1
+                p = st["push_connections_by_protocol"]
+                p[req.protocol] = p.get(req.protocol, 0) + 1
+            by_conn[key] = by_conn.get(key, 0) + 1
+        try:
+            resp = self.push_checked(req, sub_id, sub)
+        except BaseException:
+            with self.lock:
+                self.held -= 1
+                self.stats["concurrent"] = max(0, self.held)
+            raise
+        resp.push = True
+        if resp.delay_ms is None:
+            resp.delay_ms = self.delay_ms
+        return resp
+
+    def push_checked(self, req, sub_id, sub):
         record = {"seq": next(self.counter), "sub": sub_id,
                   "received_at": time.time(), "protocol": req.protocol,
                   "conn": req.conn, "stream": req.stream,
@@ -473,7 +540,7 @@ class Service:
                         Behaviour.TRANSPORT:
                     step = sub.behaviour.next()
         if step is not None:
-            resp = Response(0, delay_ms=step.get("delay_ms", 0))
+            resp = Response(0, delay_ms=step.get("delay_ms"))
             resp.transport = step["h2"]
             resp.reason = "not processed: %s" % step["h2"]
             resp.record = record

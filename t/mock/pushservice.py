@@ -3,7 +3,7 @@
 
     t/mock/pushservice.py --port 0 [--cert C --key K | --write-cert F]
                           --ready-file F [--http1-only] [--max-streams N]
-                          [--strict-streams] [--wns]
+                          [--strict-streams] [--wns] [--delay-ms N]
 
 HTTPS only, on 127.0.0.1; ALPN offers h2 (python3-h2) and http/1.1.  It
 checks every push request the way a real push service does, decrypts the
@@ -82,7 +82,7 @@ def write_ready(path, port):
 
 
 async def serve(args, ctx):
-    service = mock_service.Service(args.host, log, args.wns)
+    service = mock_service.Service(args.host, log, args.wns, args.delay_ms)
 
     async def on_client(reader, writer):
         await mock_http.serve_connection(reader, writer, service,
@@ -131,6 +131,10 @@ def main():
                     help="refuse (RST_STREAM REFUSED_STREAM) streams beyond "
                          "--max-streams even before the client acknowledged "
                          "the SETTINGS, as nginx does")
+    ap.add_argument("--delay-ms", type=int, default=0, metavar="N",
+                    help="answer each push request N ms after it was fully"
+                         " received (a push service's round trip; other"
+                         " requests and streams are not held up)")
     ap.add_argument("--self-test", action="store_true",
                     help="check the crypto against the RFC vectors and exit")
     args = ap.parse_args()
@@ -139,6 +143,8 @@ def main():
         mock_crypto.self_test()
         print("ok: RFC 8291 Appendix A and RFC 8292 2.4 vectors")
         return 0
+    if args.delay_ms < 0:
+        ap.error("--delay-ms must be >= 0")
     if bool(args.cert) != bool(args.key):
         ap.error("--cert and --key go together")
 
