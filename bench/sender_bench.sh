@@ -30,8 +30,8 @@
 # measured right before it.  The run ends with the ratios against issue 5's
 # and issue 12's targets, PASS or MISS each, all from this run.
 #
-# Env: BENCH_SUBS (5000), BENCH_CONC (100, loopback rows only; the others
-# run the sender's defaults), BENCH_ROUNDS (5), BENCH_PAYLOAD (1024),
+# Env: BENCH_SUBS (5000), BENCH_CONC (PUSH_CONCURRENCY_LIMIT of the
+# loopback rows; unset: the sender's defaults, as every other row), BENCH_ROUNDS (5), BENCH_PAYLOAD (1024),
 # BENCH_LAT_SUBS (20000), BENCH_LAT_DELAYS ("0 50 150"; 0, 50 and 150 are
 # the ones the targets read), BENCH_LAT_ROUNDS (1), BENCH_NODE_LAT_SUBS
 # (2000: Node does ~200 msg/s at 50 ms), BENCH_BIG (200000), BENCH_TWO
@@ -51,7 +51,7 @@ fi
 N=${BENCH_SUBS:-$q_subs}
 BIG=${BENCH_BIG:-$q_big}
 BIG_ROUNDS=${BENCH_BIG_ROUNDS:-$q_big_rounds}
-CONC=${BENCH_CONC:-100}
+CONC=${BENCH_CONC:-}
 ROUNDS=${BENCH_ROUNDS:-$q_rounds}
 PAYLEN=${BENCH_PAYLOAD:-1024}
 LAT=${BENCH_LAT:-1}
@@ -458,7 +458,7 @@ f_all=$(cat "$work/f1" "$work/f2" | awk '/^wp_ece_encrypt/ {s += $(NF-3)} END {p
 row "crypto floor, one core" "$f_rate" "$f_us" "-" ""
 row "crypto floor, two processes" "$f_all" "" "-" ""
 
-echo "-- loopback receiver (answers at once), $N subscriptions, median of $ROUNDS broadcasts, $CONC in flight"
+echo "-- loopback receiver (answers at once), $N subscriptions, median of $ROUNDS broadcasts, ${CONC:-the sender's own} in flight"
 run_sender "webpush-sender, HTTP/2" "$N" "$ROUNDS" "$CONC"
 h2_rate=$last_rate h2_us=$last_us h2_floor=$last_floor
 sql "UPDATE \"PushSubscription\" SET endpoint = replace(endpoint, ':$p2/', ':$p1/')"

@@ -1095,8 +1095,8 @@ wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
     wp_sealer_kick(e->sealer);
     wp_engine_sealed(e, now);
 
-    if (e->nfree == e->nslots) {
-        return 0;           /* nothing in flight: nothing to wait for */
+    if (e->nfree == e->nslots && e->queued == 0) {
+        return 0;           /* nothing in flight or waiting: no reason to */
     }
 
     e->finished = 0;
