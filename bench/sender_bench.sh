@@ -458,7 +458,7 @@ f_all=$(cat "$work/f1" "$work/f2" | awk '/^wp_ece_encrypt/ {s += $(NF-3)} END {p
 row "crypto floor, one core" "$f_rate" "$f_us" "-" ""
 row "crypto floor, two processes" "$f_all" "" "-" ""
 
-echo "-- loopback receiver (answers at once), $N subscriptions, median of $ROUNDS broadcasts, ${CONC:-the sender's own} in flight"
+echo "-- loopback receiver (answers at once), $N subscriptions, median of $ROUNDS broadcasts, ${CONC:-the sender sizing its own} in flight"
 run_sender "webpush-sender, HTTP/2" "$N" "$ROUNDS" "$CONC"
 h2_rate=$last_rate h2_us=$last_us h2_floor=$last_floor
 sql "UPDATE \"PushSubscription\" SET endpoint = replace(endpoint, ':$p2/', ':$p1/')"

@@ -161,7 +161,15 @@ main(int argc, char **argv)
 
         /* A shard of a big job, shared by every sender, comes first
          * (small jobs still go out between its pages). */
-        if (wp_job_run_shard(&s) != 0) {
+        rc = wp_job_run_shard(&s);
+        if (rc != 0) {
+            if (rc < 0) {
+                wp_log(&log, WP_LOG_WARN, "shard read failed", "error",
+                       q.err, NULL);
+                if (q.rc) {
+                    wp_sender_nap(1);   /* an error reply: do not spin */
+                }
+            }
             continue;
         }
 
