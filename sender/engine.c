@@ -31,7 +31,6 @@ struct wp_engine_slot_s {
     wp_deliver_t  *d;
     wp_work_t     *w;
     wp_origin_t   *o;
-    int            index;
     int            native;      /* carried by client.c, not libcurl */
     int            sealing;     /* handed to the sealer, not back yet */
     wp_url_t       url;
@@ -143,10 +142,10 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
         }
     }
 
-    /* highest index on top: the slots in use stay the low ones, and the
-     * pages of the ones never used are never touched */
+    /* lowest index on top: the slots in use stay the low ones, and the
+     * pages of the ones never used (calloc'd: mapped, not touched) cost
+     * no memory */
     for (i = e->nslots - 1; i >= 0; i--) {
-        e->slots[i].index = i;
         e->free_slots[e->nfree++] = i;
 
         /* a libcurl easy handle per slot only for the libcurl engine */
@@ -612,7 +611,7 @@ wp_engine_release(wp_engine_t *e, wp_engine_slot_t *slot)
     slot->w->batch->inflight--;
     slot->w = NULL;
     slot->o = NULL;
-    e->free_slots[e->nfree++] = slot->index;
+    e->free_slots[e->nfree++] = (int) (slot - e->slots);
 }
 
 

@@ -7,28 +7,6 @@
 #include "jobstate.h"
 
 
-/* A reply, or NULL with q->err set (and the connection dropped if lost). */
-static redisReply *
-wp_js_reply(wp_queue_t *q)
-{
-    redisReply  *r;
-
-    if (redisGetReply(q->rc, (void **) &r) != REDIS_OK || r == NULL) {
-        snprintf(q->err, sizeof(q->err), "Redis: %s",
-                 q->rc->errstr[0] ? q->rc->errstr : "connection lost");
-        wp_queue_close(q);
-        return NULL;
-    }
-
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(q->err, sizeof(q->err), "Redis: %.*s", (int) r->len,
-                 r->str);
-    }
-
-    return r;
-}
-
-
 int
 wp_retry_member(char *out, size_t cap, const char *entry, int attempt,
     const char *sub_id)
@@ -170,7 +148,7 @@ wp_jobstate_commit_page(wp_queue_t *q, const char *entry, const char *jobid,
 
     rc = 0;
     for (i = 0; i < n; i++) {
-        r = wp_js_reply(q);
+        r = wp_queue_reply(q);
         if (r == NULL) {
             return -1;
         }
@@ -511,7 +489,7 @@ wp_jobstate_forget(wp_queue_t *q, const char *entry)
 
     rc = 0;
     for (i = 0; i < 5; i++) {
-        r = wp_js_reply(q);
+        r = wp_queue_reply(q);
         if (r == NULL) {
             return -1;
         }

@@ -10,18 +10,14 @@
 #include "queue.h"
 
 
+/*
+ * A reply just read (NULL: none came).  No reply means the link is gone:
+ * it is closed (the main loop reconnects); an error reply is kept in
+ * q->err.
+ */
 static redisReply *
-wp_queue_vcmd(wp_queue_t *q, const char *fmt, va_list ap)
+wp_queue_checked(wp_queue_t *q, redisReply *r)
 {
-    redisReply  *r;
-
-    if (q->rc == NULL) {
-        snprintf(q->err, sizeof(q->err), "not connected to Redis");
-        return NULL;
-    }
-
-    r = redisvCommand(q->rc, fmt, ap);
-
     if (r == NULL) {
         snprintf(q->err, sizeof(q->err), "Redis: %s",
                  q->rc->errstr[0] ? q->rc->errstr : "connection lost");
@@ -35,6 +31,18 @@ wp_queue_vcmd(wp_queue_t *q, const char *fmt, va_list ap)
     }
 
     return r;
+}
+
+
+static redisReply *
+wp_queue_vcmd(wp_queue_t *q, const char *fmt, va_list ap)
+{
+    if (q->rc == NULL) {
+        snprintf(q->err, sizeof(q->err), "not connected to Redis");
+        return NULL;
+    }
+
+    return wp_queue_checked(q, redisvCommand(q->rc, fmt, ap));
 }
 
 
@@ -53,31 +61,32 @@ wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
 
 
 redisReply *
-wp_queue_argv(wp_queue_t *q, int argc, const char **argv, const size_t *lens)
+wp_queue_reply(wp_queue_t *q)
 {
-    redisReply  *r;
+    void  *r;
 
+    if (redisGetReply(q->rc, &r) != REDIS_OK) {
+        r = NULL;
+    }
+
+    return wp_queue_checked(q, r);
+}
+
+
+redisReply *
+wp_queue_argv(wp_queue_t *q, int argc, const char **argv,
+    const size_t *lens)
+{
     if (q->rc == NULL) {
         snprintf(q->err, sizeof(q->err), "not connected to Redis");
         return NULL;
     }
 
-    r = NULL;
-    if (redisAppendCommandArgv(q->rc, argc, argv, lens) != REDIS_OK
-        || redisGetReply(q->rc, (void **) &r) != REDIS_OK || r == NULL)
-    {
-        snprintf(q->err, sizeof(q->err), "Redis: %s",
-                 q->rc->errstr[0] ? q->rc->errstr : "connection lost");
-        wp_queue_close(q);
-        return NULL;
+    if (redisAppendCommandArgv(q->rc, argc, argv, lens) != REDIS_OK) {
+        return wp_queue_checked(q, NULL);
     }
 
-    if (r->type == REDIS_REPLY_ERROR) {
-        snprintf(q->err, sizeof(q->err), "Redis: %.*s", (int) r->len,
-                 r->str);
-    }
-
-    return r;
+    return wp_queue_reply(q);
 }
 
 

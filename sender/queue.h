@@ -95,6 +95,9 @@ redisReply *wp_queue_cmd(wp_queue_t *q, const char *fmt, ...);
 /* The same with binary-safe arguments (lens: their lengths). */
 redisReply *wp_queue_argv(wp_queue_t *q, int argc, const char **argv,
     const size_t *lens);
+
+/* The next reply to commands appended with redisAppendCommand(). */
+redisReply *wp_queue_reply(wp_queue_t *q);
 void wp_queue_close(wp_queue_t *q);
 
 /*

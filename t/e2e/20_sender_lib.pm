@@ -15,7 +15,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(need_stack tmpdir start_mock mock_api subscribe subscribe_many
     mock_messages msgs_by_sub add_subs psql redis enqueue job_json
     start_sender stop_sender wait_for wait_log slurp uid now_ms $JSON
-    sender_bin mock_stats start_mocks refuses_to_start);
+    sender_bin mock_stats start_mocks refuses_to_start tally_subs);
 
 our $JSON = JSON::PP->new->utf8->canonical;
 my $python = '/usr/bin/python3';
@@ -187,6 +187,20 @@ sub msgs_by_sub {
     my %n;
     $n{$_->{sub}}++ for @{ mock_messages($port) };
     return \%n;
+}
+
+# (missing, duplicates): of the mock subscriptions @$subs at $port, how
+# many got no message, and how many messages beyond one the others got.
+sub tally_subs {
+    my ($port, $subs) = @_;
+    my $n = msgs_by_sub($port);
+    my ($missing, $dups) = (0, 0);
+    for (@$subs) {
+        my $c = $n->{ $_->[1] } // 0;
+        $missing++ if $c == 0;
+        $dups += $c - 1 if $c > 1;
+    }
+    return ($missing, $dups);
 }
 
 sub psql {

@@ -117,13 +117,7 @@ sub delivered { my $c = 0; $c += $_ for values %{ msgs_by_sub($port) }; $c }
 
 sub check_all {
     my ($what) = @_;
-    my $n = msgs_by_sub($port);
-    my ($missing, $dups) = (0, 0);
-    for (@subs) {
-        my $c = $n->{ $_->[1] } // 0;
-        $missing++ if $c == 0;
-        $dups += $c - 1 if $c > 1;
-    }
+    my ($missing, $dups) = tally_subs($port, \@subs);
     is($missing, 0, "$what: every subscription got the message");
     ok($dups <= 2 * $page, "$what: duplicates $dups <= the pipeline window"
        . " (2 pages of $page)");

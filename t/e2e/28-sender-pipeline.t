@@ -57,18 +57,7 @@ sub audience {
     return @subs;
 }
 
-# (missing, duplicates) among @$subs at the mock.
-sub tally {
-    my ($subs) = @_;
-    my $n = msgs_by_sub($port);
-    my ($missing, $dups) = (0, 0);
-    for (@$subs) {
-        my $c = $n->{ $_->[1] } // 0;
-        $missing++ if $c == 0;
-        $dups += $c - 1 if $c > 1;
-    }
-    return ($missing, $dups);
-}
+sub tally { tally_subs($port, $_[0]) }
 
 sub counts_exact {
     my ($log, $n, $what) = @_;
