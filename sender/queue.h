@@ -51,8 +51,9 @@
  *                           and count over all answers
  *
  * Blocking hiredis calls with socket timeouts: the sender is a daemon with
- * its own loop, not an nginx worker; they run between pages, never while
- * the engine waits for answers (its markers use aredis.h).
+ * its own loop, not an nginx worker.  They run outside the engine's loop
+ * rounds (page reads, renewals, commits: work that needs Redis anyway);
+ * the engine's own markers use aredis.h.
  */
 
 #ifndef WP_QUEUE_H
