@@ -27,7 +27,9 @@
  * rule with its own round trip (origin.h), under its AIMD limit.
  * Per-origin admission decides what waits, what goes and what is
  * deferred.  The caller turns results into records, retries and dead
- * letters (job.c).
+ * letters (job.c).  The origins' shared markers in Redis (circuit, keyok)
+ * go over a non-blocking link in the same wait (aredis.h): nothing in the
+ * loop waits for Redis.
  */
 
 #ifndef WP_ENGINE_H
