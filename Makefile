@@ -116,7 +116,21 @@ $(BUILD)/test/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_A)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $(filter %.c,$^) $(LIB_A) $(LDLIBS)
 
+# test_aredis: sender/aredis.c against a private redis-server
+AREDIS_SRCS := sender/aredis.c sender/log.c
+
+$(BUILD)/test/test_aredis: t/unit/test_aredis.c t/unit/tap.h $(AREDIS_SRCS) \
+                           sender/aredis.h sender/log.h $(LIB_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< $(AREDIS_SRCS) $(LIB_A) $(LDLIBS)
+
 unit-asan: $(UNIT_ASAN)
+
+$(BUILD)/asan/test_aredis: t/unit/test_aredis.c t/unit/tap.h $(AREDIS_SRCS) \
+                           sender/aredis.h sender/log.h $(LIB_ASAN_A)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(SAN) -It/unit -o $@ $< $(AREDIS_SRCS) \
+	    $(LIB_ASAN_A) $(LDLIBS)
 
 $(BUILD)/asan/%: t/unit/%.c t/unit/tap.h t/unit/vectors.h $(LIB_ASAN_A)
 	@mkdir -p $(@D)

@@ -1,6 +1,6 @@
 /* webpush-sender: the libcurl multi delivery engine (see engine.h). */
 
-#include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,8 @@
 #define WP_ENGINE_POLL_MS  50
 #define WP_ENGINE_FLUSH_EVERY  WP_ECE_BATCH  /* sealed between writes */
 #define WP_ENGINE_KEYOK_TTL    86400 /* s: <prefix>keyok:<aud> */
+#define WP_ENGINE_LOOK_WAIT_MS 100   /* an origin's work waits for the look
+                                        at its shared circuit this long */
 #define WP_ENGINE_HEADROOM     2     /* in flight = rate x round trip x this */
 #define WP_ENGINE_SAMPLE_MS    250   /* CPU per message measured this often */
 #define WP_ENGINE_CPU_WINDOW_MS 10000 /* and its least value kept this long */
@@ -160,6 +162,9 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
         }
     }
 
+    /* connecting now: the first look at an origin needs the link */
+    wp_aredis_init(&e->ar, q->conf, q->timeout_ms, log);
+
     return 0;
 
 failed:
@@ -174,6 +179,8 @@ void
 wp_engine_free(wp_engine_t *e)
 {
     int  i;
+
+    wp_aredis_free(&e->ar);
 
     if (e->slots) {
         for (i = 0; i < e->nslots; i++) {
@@ -208,89 +215,89 @@ wp_engine_done(wp_work_t *w, wp_result_t r)
 }
 
 
-/* Run one Redis command on the queue's connection; NULL when it is down
- * or the command failed (then it is closed: the main loop reconnects). */
-static redisReply *
-wp_engine_redis(wp_engine_t *e, const char *fmt, ...)
+/*
+ * The shared circuit's look came back (or never will: r NULL).  The
+ * origin is found again by its audience: it may have been evicted, or
+ * reused for another, since the look was sent.
+ */
+static void
+wp_engine_on_circuit(void *ctx, const char *aud, redisReply *r)
 {
-    va_list      ap;
-    redisReply  *r;
+    int           mismatch;
+    int64_t       now;
+    wp_engine_t  *e;
+    wp_origin_t  *o;
 
-    if (e->q->rc == NULL) {
-        return NULL;
+    e = ctx;
+    o = wp_origin_find(&e->origins, aud);
+    if (o == NULL) {
+        return;
     }
 
-    va_start(ap, fmt);
-    r = redisvCommand(e->q->rc, fmt, ap);
-    va_end(ap);
+    o->shared_pending = 0;
 
-    if (r == NULL) {
-        wp_queue_close(e->q);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[1]->type != REDIS_REPLY_INTEGER
+        || r->element[1]->integer <= 0)
+    {
+        return;
     }
 
-    return r;
+    now = wp_engine_now_ms();
+    mismatch = wp_vapid_mismatch_answer(403, r->element[0]->str);
+
+    if (mismatch && o->key_ok) {
+        (void) wp_aredis_cmd(&e->ar, NULL, NULL, NULL, "DEL %scircuit:%s",
+                             e->q->prefix, o->aud);
+
+    } else if (now + r->element[1]->integer > o->circuit_until_ms) {
+        (void) wp_origin_on_config_error(o, now, r->element[1]->integer,
+                                         "circuit open (401/403 seen by"
+                                         " a sender)", mismatch);
+    }
 }
 
 
 /*
- * A circuit another sender opened for o (queue.h: <prefix>circuit:<aud>).
- * One that "key mismatch" answers opened is dropped once o took our key:
- * those answers were about single subscriptions.
+ * A circuit another sender opened for o (queue.h: <prefix>circuit:<aud>),
+ * looked at at most once a second, without waiting in the loop: the
+ * answer is applied when it comes (wp_engine_on_circuit).  One that "key
+ * mismatch" answers opened is dropped once o took our key: those answers
+ * were about single subscriptions.  Returns 1 while a look is on its way
+ * and younger than WP_ENGINE_LOOK_WAIT_MS: o's work waits for it (other
+ * origins' work goes on), so a circuit opened elsewhere is honoured from
+ * the next request on, as when the look was a blocking call; a Redis
+ * slower than that delays o's requests by that much, not the loop.
  */
-static void
+static int
 wp_engine_shared_circuit(wp_engine_t *e, wp_origin_t *o, int64_t now)
 {
-    int          mismatch;
-    redisReply  *r;
+    if (!o->shared_pending && now - o->shared_checked_ms >= 1000) {
+        o->shared_checked_ms = now;
 
-    if (now - o->shared_checked_ms < 1000) {
-        return;
+        /* not sent (no Redis): go on as without a key, as before */
+        o->shared_pending = wp_aredis_cmd(&e->ar, wp_engine_on_circuit, e,
+                                          o->aud, "EVAL %s 1 %scircuit:%s",
+                                          "return {redis.call('GET', KEYS[1]),"
+                                          " redis.call('PTTL', KEYS[1])}",
+                                          e->q->prefix, o->aud) == 0;
     }
 
-    o->shared_checked_ms = now;
-
-    r = wp_engine_redis(e, "EVAL %s 1 %scircuit:%s",
-                        "return {redis.call('GET', KEYS[1]),"
-                        " redis.call('PTTL', KEYS[1])}",
-                        e->q->prefix, o->aud);
-    if (r == NULL) {
-        return;
-    }
-
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
-        && r->element[0]->type == REDIS_REPLY_STRING
-        && r->element[1]->type == REDIS_REPLY_INTEGER
-        && r->element[1]->integer > 0)
-    {
-        mismatch = wp_vapid_mismatch_answer(403, r->element[0]->str);
-
-        if (mismatch && o->key_ok) {
-            freeReplyObject(r);
-            r = wp_engine_redis(e, "DEL %scircuit:%s", e->q->prefix, o->aud);
-
-        } else if (now + r->element[1]->integer > o->circuit_until_ms) {
-            (void) wp_origin_on_config_error(o, now, r->element[1]->integer,
-                                             "circuit open (401/403 seen by"
-                                             " a sender)", mismatch);
-        }
-    }
-
-    if (r != NULL) {
-        freeReplyObject(r);
-    }
+    return o->shared_pending
+           && now - o->shared_checked_ms < WP_ENGINE_LOOK_WAIT_MS;
 }
 
 
 /*
  * o answered 2xx: our key is the right one there.  The first time, tell
  * the other senders (<prefix>keyok:<aud>), and close a circuit that "key
- * mismatch" answers had opened before this proof.
+ * mismatch" answers had opened before this proof.  Both fire and forget.
  */
 static void
 wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
 {
-    int          first;
-    redisReply  *r;
+    int  first;
 
     first = !o->key_ok;
 
@@ -298,52 +305,149 @@ wp_engine_key_proven(wp_engine_t *e, wp_origin_t *o, int64_t now)
         wp_log(e->log, WP_LOG_INFO, "push service took our VAPID key:"
                " circuit closed, the key mismatches were about single"
                " subscriptions", "aud", o->aud, NULL);
-        r = wp_engine_redis(e, "DEL %scircuit:%s", e->q->prefix,
-                            o->aud);
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
+        (void) wp_aredis_cmd(&e->ar, NULL, NULL, NULL, "DEL %scircuit:%s",
+                             e->q->prefix, o->aud);
     }
 
     if (first) {
-        r = wp_engine_redis(e, "SET %skeyok:%s %s EX %d",
-                            e->q->prefix, o->aud,
-                            wp_vapid_key_public(e->conf->vapid),
-                            WP_ENGINE_KEYOK_TTL);
-        if (r != NULL) {
-            freeReplyObject(r);
-        }
+        (void) wp_aredis_cmd(&e->ar, NULL, NULL, NULL,
+                             "SET %skeyok:%s %s EX %d", e->q->prefix, o->aud,
+                             wp_vapid_key_public(e->conf->vapid),
+                             WP_ENGINE_KEYOK_TTL);
     }
 }
 
 
-/* Has o (or, says <prefix>keyok, another sender's o) taken our key? */
-static int
-wp_engine_key_known(wp_engine_t *e, wp_origin_t *o, int64_t now)
+/*
+ * A 401/403 for w: the origin's circuit opens (shared with the other
+ * senders), or, when o has taken our key (known), w's subscription was
+ * made with another key.
+ */
+static void
+wp_engine_refused(wp_engine_t *e, wp_work_t *w, wp_origin_t *o, int mismatch,
+    int known, int64_t now)
 {
-    redisReply  *r;
-
-    if (o->key_ok || now - o->keyok_checked_ms < 1000) {
-        return o->key_ok;
+    if (mismatch && known) {
+        /* the origin takes our key: this subscription was made with
+         * another one and never will take it (protocol reference) */
+        wp_log(e->log, WP_LOG_WARN, "subscription created with another"
+               " VAPID key: left out until it subscribes again", "aud",
+               o->aud, "subscription", w->sub_id, "reason", w->reason,
+               NULL);
+        wp_engine_done(w, WP_RESULT_KEY_MISMATCH);
+        return;
     }
 
-    o->keyok_checked_ms = now;
+    if (wp_origin_on_config_error(o, now, e->conf->circuit_open_ms,
+                                  w->reason, mismatch))
+    {
+        /* Loud: this sender is refused; nothing is disabled. */
+        wp_log(e->log, WP_LOG_ERROR, w->status == 410
+               ? "push service blocked this sender (WNS \"Domain"
+                 " Blocked\"): circuit open, nothing disabled"
+               : "push service refused our VAPID credentials: circuit"
+                 " open, check VAPID keys and subject",
+               "aud", o->aud, "reason", w->reason, NULL);
 
-    r = wp_engine_redis(e, "GET %skeyok:%s", e->q->prefix,
-                        o->aud);
-    if (r == NULL) {
-        return 0;
+        (void) wp_aredis_cmd(&e->ar, NULL, NULL, NULL,
+                             "SET %scircuit:%s %s PX %lld", e->q->prefix,
+                             o->aud, w->reason,
+                             (long long) e->conf->circuit_open_ms);
     }
 
-    if (r->type == REDIS_REPLY_STRING
+    w->defer_until_ms = o->circuit_until_ms;
+    wp_engine_done(w, WP_RESULT_CONFIG);
+}
+
+
+/* Parked answers of o (all when o is NULL) get their result now. */
+static void
+wp_engine_unpark(wp_engine_t *e, wp_origin_t *o, int aborted, int64_t now)
+{
+    wp_work_t  *w, **pp;
+
+    pp = &e->parked;
+
+    while ((w = *pp) != NULL) {
+        if (o != NULL && w->origin != o) {
+            pp = &w->parked;
+            continue;
+        }
+
+        *pp = w->parked;
+        w->parked = NULL;
+        w->origin->inflight--;
+        w->batch->inflight--;
+
+        if (aborted) {
+            snprintf(w->reason, sizeof(w->reason), "cut off at shutdown");
+            wp_engine_done(w, WP_RESULT_ABORTED);
+        } else {
+            wp_engine_refused(e, w, w->origin, 1, w->origin->key_ok, now);
+        }
+        w->origin = NULL;
+    }
+}
+
+
+/* The keyok look came back (r NULL: no answer, no evidence). */
+static void
+wp_engine_on_keyok(void *ctx, const char *aud, redisReply *r)
+{
+    wp_engine_t  *e;
+    wp_origin_t  *o;
+
+    e = ctx;
+    o = wp_origin_find(&e->origins, aud);
+    if (o == NULL) {
+        return;             /* evicted: nothing of it was parked */
+    }
+
+    o->keyok_pending = 0;
+
+    if (r != NULL && r->type == REDIS_REPLY_STRING
         && strcmp(r->str, wp_vapid_key_public(e->conf->vapid)) == 0)
     {
         o->key_ok = 1;
     }
 
-    freeReplyObject(r);
+    wp_engine_unpark(e, o, 0, wp_engine_now_ms());
+}
 
-    return o->key_ok;
+
+/*
+ * A "key mismatch" answer for w: is it w's subscription, or our
+ * configuration?  Decided now when o (or, says <prefix>keyok, another
+ * sender's o) is known to take our key, or when keyok was looked at less
+ * than a second ago; otherwise w is parked (it keeps its place in its
+ * batch and its origin, not a transfer slot) until the look comes back,
+ * at most the Redis timeout.
+ */
+static void
+wp_engine_mismatch(wp_engine_t *e, wp_work_t *w, wp_origin_t *o, int64_t now)
+{
+    if (!o->key_ok && !o->keyok_pending
+        && now - o->keyok_checked_ms >= 1000)
+    {
+        o->keyok_checked_ms = now;
+        if (wp_aredis_cmd(&e->ar, wp_engine_on_keyok, e, o->aud,
+                          "GET %skeyok:%s", e->q->prefix, o->aud) == 0)
+        {
+            o->keyok_pending = 1;
+        }
+    }
+
+    if (o->key_ok || !o->keyok_pending) {
+        wp_engine_refused(e, w, o, 1, o->key_ok, now);
+        return;
+    }
+
+    /* held like a request in flight: the batch and the origin stay */
+    o->inflight++;
+    w->batch->inflight++;
+    w->origin = o;
+    w->parked = e->parked;
+    e->parked = w;
 }
 
 
@@ -399,7 +503,9 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
         return 0;           /* every origin slot busy: wait for one */
     }
 
-    wp_engine_shared_circuit(e, o, now);
+    if (wp_engine_shared_circuit(e, o, now)) {
+        return 0;           /* the look at the shared key first */
+    }
 
     adm = wp_origin_admit(o, now);
 
@@ -620,11 +726,9 @@ static void
 wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     const wp_push_resp_t *resp, int64_t now)
 {
-    int              mismatch;
     wp_work_t       *w;
     wp_origin_t     *o;
     wp_outcome_t     oc;
-    redisReply      *rr;
 
     w = slot->w;
     o = slot->o;
@@ -665,39 +769,11 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
         break;
 
     case WP_OUTCOME_CONFIG:
-        mismatch = wp_vapid_mismatch_answer(resp->status, resp->body);
-
-        if (mismatch && wp_engine_key_known(e, o, now)) {
-            /* the origin takes our key: this subscription was made with
-             * another one and never will take it (protocol reference) */
-            wp_log(e->log, WP_LOG_WARN, "subscription created with another"
-                   " VAPID key: left out until it subscribes again", "aud",
-                   o->aud, "subscription", w->sub_id, "reason", w->reason,
-                   NULL);
-            wp_engine_done(w, WP_RESULT_KEY_MISMATCH);
-            break;
+        if (wp_vapid_mismatch_answer(resp->status, resp->body)) {
+            wp_engine_mismatch(e, w, o, now);
+        } else {
+            wp_engine_refused(e, w, o, 0, 0, now);
         }
-
-        if (wp_origin_on_config_error(o, now, e->conf->circuit_open_ms,
-                                      w->reason, mismatch))
-        {
-            /* Loud: this sender is refused; nothing is disabled. */
-            wp_log(e->log, WP_LOG_ERROR, w->status == 410
-                   ? "push service blocked this sender (WNS \"Domain"
-                     " Blocked\"): circuit open, nothing disabled"
-                   : "push service refused our VAPID credentials: circuit"
-                     " open, check VAPID keys and subject",
-                   "aud", o->aud, "reason", w->reason, NULL);
-
-            rr = wp_engine_redis(e, "SET %scircuit:%s %s PX %lld",
-                                 e->q->prefix, o->aud, w->reason,
-                                 (long long) e->conf->circuit_open_ms);
-            if (rr) {
-                freeReplyObject(rr);
-            }
-        }
-        w->defer_until_ms = o->circuit_until_ms;
-        wp_engine_done(w, WP_RESULT_CONFIG);
         break;
 
     case WP_OUTCOME_RETRY:
@@ -787,6 +863,8 @@ wp_engine_abort(wp_engine_t *e)
     if (e->client != NULL) {
         wp_client_reset(e->client);
     }
+
+    wp_engine_unpark(e, NULL, 1, wp_engine_now_ms());
 
     for (i = 0; i < e->nslots; i++) {
         if (e->slots[i].w == NULL) {
@@ -1072,9 +1150,12 @@ wp_engine_start_all(wp_engine_t *e, int64_t now)
 int
 wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
 {
-    int       i, running, msgs, nfds, nall;
+    int       i, running, msgs, nfds, nall, rfd;
     int64_t   now, wake;
     CURLMsg  *m;
+
+    /* replies to the markers' commands, sent ones written: no wait */
+    wp_aredis_io(&e->ar);
 
     now = wp_engine_now_ms();
 
@@ -1094,7 +1175,9 @@ wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
     wp_sealer_kick(e->sealer);
     wp_engine_sealed(e, now);
 
-    if (e->nfree == e->nslots && e->queued == 0) {
+    if (e->nfree == e->nslots && e->queued == 0
+        && wp_aredis_pending(&e->ar) == 0)
+    {
         return 0;           /* nothing in flight or waiting: no reason to */
     }
 
@@ -1131,12 +1214,22 @@ wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
 
     wake = now + WP_ENGINE_POLL_MS;
     nfds = e->client != NULL
-           ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 1, &wake)
+           ? wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 2, &wake)
            : 0;
     nall = nfds;
     if (wp_sealer_busy(e->sealer) > 0 && wp_sealer_fd(e->sealer) >= 0) {
         e->fds[nall].fd = wp_sealer_fd(e->sealer);
         e->fds[nall].events = CURL_WAIT_POLLIN;
+        e->fds[nall].revents = 0;
+        nall++;
+    }
+    rfd = -1;
+    if (wp_aredis_events(&e->ar) != 0) {
+        rfd = nall;
+        e->fds[nall].fd = wp_aredis_fd(&e->ar);
+        e->fds[nall].events =
+            ((wp_aredis_events(&e->ar) & POLLIN) ? CURL_WAIT_POLLIN : 0)
+            | ((wp_aredis_events(&e->ar) & POLLOUT) ? CURL_WAIT_POLLOUT : 0);
         e->fds[nall].revents = 0;
         nall++;
     }
@@ -1147,6 +1240,11 @@ wp_engine_step(wp_engine_t *e, const volatile sig_atomic_t *stop)
                     NULL);
     if (e->client != NULL) {
         wp_client_ready(e->client, e->fds, nfds);
+    }
+    if (rfd >= 0) {
+        wp_aredis_handle(&e->ar,
+            ((e->fds[rfd].revents & CURL_WAIT_POLLIN) ? POLLIN : 0)
+            | ((e->fds[rfd].revents & CURL_WAIT_POLLOUT) ? POLLOUT : 0));
     }
 
     return 0;

@@ -27,7 +27,9 @@
  * rule with its own round trip (origin.h), under its AIMD limit.
  * Per-origin admission decides what waits, what goes and what is
  * deferred.  The caller turns results into records, retries and dead
- * letters (job.c).
+ * letters (job.c).  The origins' shared markers in Redis (circuit, keyok)
+ * go over a non-blocking link in the same wait (aredis.h): nothing in the
+ * loop waits for Redis.
  */
 
 #ifndef WP_ENGINE_H
@@ -38,6 +40,7 @@
 
 #include <curl/curl.h>
 
+#include "aredis.h"
 #include "config.h"
 #include "deliver.h"
 #include "ece.h"
@@ -68,8 +71,9 @@ typedef enum {
 } wp_result_t;
 
 typedef struct wp_batch_s  wp_batch_t;
+typedef struct wp_work_s   wp_work_t;
 
-typedef struct {
+struct wp_work_s {
     /* in: strings must outlive the run */
     const wp_msg_t  *msg;
     const char      *sub_id;
@@ -79,6 +83,9 @@ typedef struct {
     int              attempt;       /* 0 first try */
     int              resends;       /* internal: unprocessed, sent again */
     wp_batch_t      *batch;         /* internal: the batch it came in */
+    wp_work_t       *parked;        /* internal: next answer waiting for
+                                       the keyok look */
+    wp_origin_t     *origin;        /* internal: its origin, while parked */
 
     /* out */
     int              state;         /* internal: 0 new, 1 running, 2 done */
@@ -87,7 +94,7 @@ typedef struct {
     int64_t          retry_after_s; /* -1 none */
     int64_t          defer_until_ms;/* DEFER, CONFIG: not before */
     char             reason[300];
-} wp_work_t;
+};
 
 /* A batch of work items in the engine. */
 struct wp_batch_s {
@@ -104,7 +111,8 @@ struct wp_batch_s {
 
 typedef struct wp_engine_slot_s  wp_engine_slot_t;
 
-#define WP_ENGINE_MAX_FDS     2     /* the client's epoll set, the sealer */
+#define WP_ENGINE_MAX_FDS     3     /* the client's epoll set, the sealer,
+                                       the markers' Redis link */
 #define WP_ENGINE_MIN_TARGET  128   /* in flight, whatever the round trip */
 
 typedef struct {
@@ -135,8 +143,12 @@ typedef struct {
     const wp_sender_conf_t  *conf;
     wp_log_t                *log;
     wp_metrics_t            *metrics;
-    wp_queue_t              *q;          /* circuit and keyok markers (best
-                                            effort: its link may be down) */
+    wp_queue_t              *q;          /* its prefix and Redis */
+    wp_aredis_t              ar;         /* circuit and keyok markers, never
+                                            waited for (best effort: the
+                                            link may be down) */
+    wp_work_t               *parked;     /* "key mismatch" answers waiting
+                                            for a keyok look */
 } wp_engine_t;
 
 int wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf,

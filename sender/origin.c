@@ -113,6 +113,21 @@ wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms)
 }
 
 
+wp_origin_t *
+wp_origin_find(wp_origins_t *t, const char *aud)
+{
+    int  i;
+
+    for (i = 0; i < t->n; i++) {
+        if (strcmp(t->o[i].aud, aud) == 0) {
+            return &t->o[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 int
 wp_origin_admit(const wp_origin_t *o, int64_t now_ms)
 {

@@ -45,6 +45,9 @@ typedef struct {
     int64_t            keyok_checked_ms;   /* last look at <prefix>keyok */
     int64_t            rtt_window_ms;      /* start of rtt_min[0]'s window */
     int                rtt_min[2];         /* ms: this window's, the last's */
+    unsigned           shared_pending:1;   /* a look at the shared key is
+                                              on its way (engine.c) */
+    unsigned           keyok_pending:1;    /* a look at keyok is on its way */
     unsigned           key_ok:1;           /* it took our key: a 2xx */
     unsigned           circuit_mismatch:1; /* opened by "key mismatch" */
     char               circuit_reason[200];
@@ -70,6 +73,9 @@ void wp_origins_free(wp_origins_t *t);
  * requests in flight (cannot happen with the table's size).
  */
 wp_origin_t *wp_origin_get(wp_origins_t *t, const char *aud, int64_t now_ms);
+
+/* The state of origin aud when there is one (nothing is created). */
+wp_origin_t *wp_origin_find(wp_origins_t *t, const char *aud);
 
 /* May one more request start now?  0 yes, else a WP_ORIGIN_* reason. */
 #define WP_ORIGIN_OK        0

@@ -26,6 +26,10 @@
  *   <prefix>finish          set of entry ids whose NotificationLog is due
  *   <prefix>circuit:<aud>   present while a push origin's circuit is open
  *                           (401/403); value = the reason, expires
+ *   <prefix>keyok:<aud>     our VAPID public key, for a day, once the origin
+ *                           answered 2xx (evidence for "key mismatch");
+ *                           these two over the engine's own non-blocking
+ *                           link (aredis.h), not this one
  *   <prefix>metrics         hash of counters (ENABLE_PUSH_METRICS), summed
  *                           over every sender with HINCRBY:
  *                             sent            2xx answers
@@ -47,7 +51,9 @@
  *                           and count over all answers
  *
  * Blocking hiredis calls with socket timeouts: the sender is a daemon with
- * its own loop, not an nginx worker.
+ * its own loop, not an nginx worker.  They run outside the engine's loop
+ * rounds (page reads, renewals, commits: work that needs Redis anyway);
+ * the engine's own markers use aredis.h.
  */
 
 #ifndef WP_QUEUE_H
