@@ -511,6 +511,10 @@ wp_engine_start(wp_engine_t *e, wp_work_t *w, int64_t now)
 
     switch (adm) {
     case WP_ORIGIN_FULL:
+        /* remembered: until it has room, passing this item over costs
+         * no endpoint parse (a page may hold thousands of them) */
+        w->full_o = o;
+        w->full_hash = o->hash;
         return 0;
 
     case WP_ORIGIN_OK:
@@ -1005,6 +1009,7 @@ wp_engine_add(wp_engine_t *e, wp_batch_t *b, wp_work_t *w, int n,
     for (i = 0; i < n; i++) {
         w[i].state = 0;
         w[i].resends = 0;
+        w[i].full_o = NULL;
         w[i].batch = b;
     }
 
@@ -1096,6 +1101,27 @@ wp_engine_cancel_unstarted(wp_engine_t *e)
 
 
 /*
+ * Is w's origin, found full when w last tried, still full?  It cannot
+ * have been evicted meanwhile (an origin with requests in flight never
+ * is), but its slot may have been reused for another origin once idle:
+ * the hash tells.
+ */
+static int
+wp_engine_still_full(wp_work_t *w, int64_t now)
+{
+    if (w->full_o != NULL && w->full_o->hash == w->full_hash
+        && wp_origin_admit(w->full_o, now) == WP_ORIGIN_FULL)
+    {
+        return 1;
+    }
+
+    w->full_o = NULL;
+
+    return 0;
+}
+
+
+/*
  * Start what may start, in order (urgent batches first, then the rest);
  * a full origin's items wait without holding up the other origins' items
  * behind them.
@@ -1121,7 +1147,9 @@ wp_engine_start_all(wp_engine_t *e, int64_t now)
                 }
 
                 w = &b->w[i];
-                if (w->state != 0 || !wp_engine_start(e, w, now)) {
+                if (w->state != 0 || wp_engine_still_full(w, now)
+                    || !wp_engine_start(e, w, now))
+                {
                     continue;
                 }
 

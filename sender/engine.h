@@ -82,6 +82,8 @@ struct wp_work_s {
     const char      *auth;
     int              attempt;       /* 0 first try */
     int              resends;       /* internal: unprocessed, sent again */
+    wp_origin_t     *full_o;        /* internal: its origin, found full */
+    uint32_t         full_hash;     /* internal: that origin's aud hash */
     wp_batch_t      *batch;         /* internal: the batch it came in */
     wp_work_t       *parked;        /* internal: next answer waiting for
                                        the keyok look */
