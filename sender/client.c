@@ -24,6 +24,26 @@
 #include "client_int.h"
 
 
+/*
+ * A session to resume came with a handshake that passed verification (or
+ * a TLS 1.3 ticket after it): keep it for the connection's origin.
+ */
+static int
+wp_client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    wp_conn_t  *c;
+
+    c = SSL_get_app_data(ssl);
+    if (c == NULL) {
+        return 0;
+    }
+
+    wp_tls_session_put(&c->cl->sessions, c->origin, sess);
+
+    return 1;           /* the reference is ours now */
+}
+
+
 wp_client_t *
 wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
     void *ctx, wp_err_t *err)
@@ -70,6 +90,11 @@ wp_client_new(const wp_deliver_opts_t *opts, wp_client_done_pt done,
     }
 
     SSL_CTX_set_verify(cl->ctx, SSL_VERIFY_PEER, NULL);
+
+    /* sessions are kept per origin by us (tls_session.h), not OpenSSL */
+    SSL_CTX_set_session_cache_mode(cl->ctx, SSL_SESS_CACHE_CLIENT
+                                            | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(cl->ctx, wp_client_new_session);
     SSL_CTX_set_read_ahead(cl->ctx, 1);     /* one read(), many records */
     SSL_CTX_set_mode(cl->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -158,6 +183,7 @@ wp_conn_free(wp_conn_t *c)
         close(c->fd);
     }
     free(c->h1);
+    free(c->h1_body);
     free(c->out);
     free(c);
 }
@@ -200,11 +226,13 @@ wp_client_free(wp_client_t *cl)
 
     while ((s = cl->free_streams) != NULL) {
         cl->free_streams = s->next;
+        free(s->rbody_big);
         free(s);
     }
 
     wp_h2_cleanup(cl);
     wp_resolve_free(cl->res);
+    wp_tls_sessions_free(&cl->sessions);
     SSL_CTX_free(cl->ctx);
     close(cl->epfd);
     free(cl);
@@ -457,6 +485,9 @@ wp_conn_open(wp_client_t *cl, const wp_url_t *url, int http1, int64_t now,
         wp_err_set(err, WP_E_NOMEM, "", "out of memory");
         goto failed;
     }
+
+    SSL_set_app_data(c->ssl, c);
+    wp_tls_session_offer(&cl->sessions, c->origin, c->ssl);
 
     if (http1 ? wp_h1_conn_init(c, err) != 0 : wp_h2_conn_init(c, err) != 0)
     {
@@ -965,7 +996,7 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
     if (s != NULL) {
         cl->free_streams = s->next;
     } else {
-        s = malloc(sizeof(wp_stream_t));
+        s = calloc(1, sizeof(wp_stream_t));
         if (s == NULL) {
             return wp_err_set(err, WP_E_NOMEM, "", "out of memory");
         }
@@ -991,6 +1022,7 @@ wp_client_submit(wp_client_t *cl, const wp_url_t *url,
     s->status = 0;
     s->retry_after = -1;
     s->rbody_len = 0;
+    s->rbody = s->rbody_small;
     s->rbody[0] = '\0';
     s->rbody_truncated = 0;
     s->location[0] = '\0';

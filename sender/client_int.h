@@ -16,10 +16,12 @@
 #include "client.h"
 #include "dnscache.h"
 #include "http1.h"
+#include "tls_session.h"
 #include "resolve.h"
 
 #define WP_CLIENT_OUT_BATCH  65536      /* plaintext gathered per write */
 #define WP_CLIENT_READ_BUF   32768
+#define WP_STREAM_RBODY_SMALL  256      /* answer body kept in the stream */
 
 typedef enum {
     WP_CONN_RESOLVING = 0,      /* waiting on its host's lookup */
@@ -48,8 +50,17 @@ struct wp_stream_s {
     int64_t           retry_after;
     size_t            rbody_len;
     int               rbody_truncated;
-    char              rbody[WP_DELIVER_MAX_BODY + 1];
-    char              location[1024];
+    /*
+     * The answer's body: most are empty or a few bytes, so a small buffer
+     * of its own, and WP_DELIVER_MAX_BODY only when one needs it (kept
+     * with the stream for reuse); a few thousand streams in flight would
+     * otherwise hold 4 KB each for nothing.
+     */
+    char             *rbody;            /* rbody_small, rbody_big, or the
+                                           HTTP/1.1 connection's buffer */
+    char             *rbody_big;
+    char              rbody_small[WP_STREAM_RBODY_SMALL];
+    char              location[256];
     char              wns_error[256];   /* X-WNS-Error-Description */
 };
 
@@ -63,6 +74,7 @@ struct wp_conn_s {
     nghttp2_session  *sess;             /* HTTP/2 framing (h2.c) */
     int               settings_seen;    /* the server's SETTINGS arrived */
     wp_http1_resp_t  *h1;               /* HTTP/1.1 answer parser */
+    char             *h1_body;          /* its body buffer, MAX_BODY + 1 */
     wp_conn_state_t   state;
     int64_t           connect_deadline_ms;
     int               want_write;       /* a write waits for POLLOUT */
@@ -101,6 +113,7 @@ struct wp_client_s {
     int                         epfd;       /* every connection's fd,
                                                and the resolver's */
     wp_resolve_t               *res;
+    wp_tls_sessions_t           sessions;   /* to resume, per origin */
     wp_conn_t                  *idle1;      /* idle HTTP/1.1 connections */
     uint8_t                     rbuf[WP_CLIENT_READ_BUF];
 };

@@ -18,7 +18,8 @@ int
 wp_h1_conn_init(wp_conn_t *c, wp_err_t *err)
 {
     c->h1 = malloc(sizeof(wp_http1_resp_t));
-    if (c->h1 == NULL) {
+    c->h1_body = malloc(WP_DELIVER_MAX_BODY + 1);
+    if (c->h1 == NULL || c->h1_body == NULL) {
         return wp_err_set(err, WP_E_NOMEM, "", "out of memory");
     }
 
@@ -122,7 +123,7 @@ wp_h1_submit(wp_conn_t *c, wp_stream_t *s, const wp_url_t *url,
 
     c->out_len = (uint8_t *) p - c->out;
 
-    wp_http1_init(c->h1, s->rbody, sizeof(s->rbody));
+    wp_http1_init(c->h1, c->h1_body, WP_DELIVER_MAX_BODY + 1);
 
     return 0;
 }
@@ -141,8 +142,10 @@ wp_h1_answer(wp_conn_t *c, wp_stream_t *s)
                      ? wp_retry_after_parse(r->retry_after,
                                             (int64_t) time(NULL))
                      : -1;
-    snprintf(s->location, sizeof(s->location), "%s", r->location);
+    snprintf(s->location, sizeof(s->location), "%.*s",
+             (int) sizeof(s->location) - 1, r->location);
     snprintf(s->wns_error, sizeof(s->wns_error), "%s", r->wns_error);
+    s->rbody = c->h1_body;      /* reported before the next request */
     s->rbody_len = r->body_len;
     s->rbody_truncated = r->body_truncated;
 

@@ -5,6 +5,7 @@
  */
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -121,6 +122,24 @@ wp_h2_on_data(nghttp2_session *sess, uint8_t flags, int32_t id,
     if (len > room) {
         s->rbody_truncated = 1;
         len = room;
+    }
+
+    /* past the stream's small buffer: its big one, made once */
+    if (s->rbody == s->rbody_small
+        && s->rbody_len + len >= sizeof(s->rbody_small))
+    {
+        if (s->rbody_big == NULL) {
+            s->rbody_big = malloc(WP_DELIVER_MAX_BODY + 1);
+        }
+
+        if (s->rbody_big != NULL) {
+            memcpy(s->rbody_big, s->rbody_small, s->rbody_len);
+            s->rbody = s->rbody_big;
+
+        } else {
+            s->rbody_truncated = 1;
+            len = sizeof(s->rbody_small) - 1 - s->rbody_len;
+        }
     }
 
     memcpy(s->rbody + s->rbody_len, data, len);
