@@ -353,7 +353,7 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     conf->page_size = (int) n;
 
     /* pages delivered at once, uncommitted: the kill -9 duplicate bound */
-    if (wp_conf_int("WEBPUSH_PIPELINE_PAGES", 8, 1, 64, &n, err, errlen)
+    if (wp_conf_int("WEBPUSH_PIPELINE_PAGES", 16, 1, 64, &n, err, errlen)
         != 0)
     {
         goto failed;

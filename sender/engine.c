@@ -116,8 +116,9 @@ wp_engine_init(wp_engine_t *e, const wp_sender_conf_t *conf, wp_log_t *log,
                       (long) conf->concurrency + 16);
 
     e->nslots = conf->concurrency;
-    e->target = WP_ENGINE_MIN_TARGET < e->nslots ? WP_ENGINE_MIN_TARGET
-                                                 : e->nslots;
+    e->target = WP_ENGINE_FIRST_TARGET < e->nslots ? WP_ENGINE_FIRST_TARGET
+                                                   : e->nslots;
+    e->rtt_ms = -1;
     e->origins.max_inflight = e->target;
     e->cpu_us[0] = 0;
     e->cpu_us[1] = WP_ENGINE_CPU_GUESS_US;
@@ -746,7 +747,9 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     e->answered++;
     if (resp->status != 0) {
         wp_origin_on_rtt(o, now, resp->elapsed_ms);
-        e->rtt_ms += ((double) wp_origin_rtt(o) - e->rtt_ms) / 64;
+        e->rtt_ms = e->rtt_ms < 0
+                    ? (double) wp_origin_rtt(o)
+                    : e->rtt_ms + ((double) wp_origin_rtt(o) - e->rtt_ms) / 64;
     }
 
     w->status = resp->status;
@@ -978,10 +981,12 @@ wp_engine_retarget(wp_engine_t *e, int64_t now)
     cores = e->conf->crypto_threads > 0 ? e->conf->crypto_threads : 1;
     rate = cores * 1000.0 / (per > 1 ? per : 1);    /* messages per ms */
 
+    if (e->rtt_ms < 0) {
+        return;             /* no answer yet: the first target stands */
+    }
+
     e->target = wp_engine_little(e, rate, e->rtt_ms);
     e->origins.max_inflight = e->target;
-    e->cpu_us[0] = 0;
-    e->cpu_us[1] = WP_ENGINE_CPU_GUESS_US;
 
     for (i = 0; i < e->origins.n; i++) {
         o = &e->origins.o[i];
@@ -1101,6 +1106,35 @@ wp_engine_cancel_unstarted(wp_engine_t *e)
 
 
 /*
+ * Write what was sealed and take the answers that came meanwhile, without
+ * waiting.  Starting a thousand requests means encrypting for 50 ms or
+ * more: answers left unread that long would hold their slots and add to
+ * every round trip (and so to the in-flight count Little's law asks for).
+ */
+static void
+wp_engine_io_now(wp_engine_t *e)
+{
+    int      nfds;
+    int64_t  now, wake;
+
+    if (e->client == NULL) {
+        return;
+    }
+
+    now = wp_engine_now_ms();
+    wake = now;
+    nfds = wp_client_fds(e->client, e->fds, WP_ENGINE_MAX_FDS - 2, &wake);
+
+    if (nfds > 0) {
+        curl_multi_poll(e->multi, e->fds, nfds, 0, NULL);
+        wp_client_ready(e->client, e->fds, nfds);
+    }
+
+    wp_client_io(e->client, now);
+}
+
+
+/*
  * Is w's origin, found full when w last tried, still full?  It cannot
  * have been evicted meanwhile (an origin with requests in flight never
  * is), but its slot may have been reused for another origin once idle:
@@ -1161,9 +1195,7 @@ wp_engine_start_all(wp_engine_t *e, int64_t now)
                      * it while we encrypt the rest */
                     wp_sealer_kick(e->sealer);
                     wp_engine_sealed(e, now);
-                    if (e->client != NULL) {
-                        wp_client_io(e->client, now);
-                    }
+                    wp_engine_io_now(e);
                 }
             }
 

@@ -116,6 +116,10 @@ typedef struct wp_engine_slot_s  wp_engine_slot_t;
 #define WP_ENGINE_MAX_FDS     3     /* the client's epoll set, the sealer,
                                        the markers' Redis link */
 #define WP_ENGINE_MIN_TARGET  128   /* in flight, whatever the round trip */
+#define WP_ENGINE_FIRST_TARGET 1024 /* before the first round trip is known:
+                                       a far service is not crawled to, a
+                                       near one only holds more buffers
+                                       for a few milliseconds */
 
 typedef struct {
     CURLM                   *multi;
@@ -131,7 +135,8 @@ typedef struct {
                                             least sampled in this window
                                             and in the last */
     int64_t                  cpu_window_ms;
-    double                   rtt_ms;     /* traffic-weighted round trip */
+    double                   rtt_ms;     /* traffic-weighted round trip,
+                                            -1 before the first answer */
     int64_t                  answered;   /* answers, for cpu_us */
     int64_t                  sample_ms;  /* last cpu_us sample */
     int64_t                  sample_cpu_us;

@@ -722,7 +722,7 @@ static int
 wp_job_fanout(wp_sender_t *s, wp_fanout_t *fo, const char *after)
 {
     int                   n, npages, seq, end, rc;
-    char                  err[WP_DB_ERRLEN], num[3][16];
+    char                  err[WP_DB_ERRLEN], num[4][16];
     PGconn               *pg;
     wp_page_t            *head, **tail, *p;
     wp_audience_t         aud;
@@ -791,9 +791,11 @@ wp_job_fanout(wp_sender_t *s, wp_fanout_t *fo, const char *after)
             snprintf(num[0], sizeof(num[0]), "%d", p->seq);
             snprintf(num[1], sizeof(num[1]), "%d", p->overlap);
             snprintf(num[2], sizeof(num[2]), "%d", s->engine.target);
+            snprintf(num[3], sizeof(num[3]), "%d",
+                     s->engine.nslots - s->engine.nfree);
             wp_log(s->log, WP_LOG_DEBUG, "page committed", "job", req->id,
                    "page", num[0], "pages_in_flight", num[1],
-                   "inflight_target", num[2], NULL);
+                   "inflight_target", num[2], "inflight", num[3], NULL);
 
             head = p->next;
             if (head == NULL) {
