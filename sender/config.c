@@ -371,7 +371,11 @@ wp_sender_conf_load(wp_sender_conf_t *conf, char *err, size_t errlen)
     if (wp_conf_int("WEBPUSH_STOP_TIMEOUT", 10000, 0, 600000,
                     &conf->stop_timeout_ms, err, errlen) != 0
         || wp_conf_int("WEBPUSH_CIRCUIT_OPEN", 60000, 100, 86400000,
-                       &conf->circuit_open_ms, err, errlen) != 0)
+                       &conf->circuit_open_ms, err, errlen) != 0
+        /* the longest Retry-After obeyed: a push service's header must
+         * not pause an origin for years (or overflow a clock) */
+        || wp_conf_int("WEBPUSH_RETRY_AFTER_MAX", 3600, 1, 86400,
+                       &conf->retry_after_max_s, err, errlen) != 0)
     {
         goto failed;
     }

@@ -60,6 +60,7 @@ typedef struct {
     int64_t                shard_size;         /* WEBPUSH_SHARD_SIZE */
     int64_t                stop_timeout_ms;    /* WEBPUSH_STOP_TIMEOUT */
     int64_t                circuit_open_ms;    /* WEBPUSH_CIRCUIT_OPEN */
+    int64_t                retry_after_max_s;  /* WEBPUSH_RETRY_AFTER_MAX */
 } wp_sender_conf_t;
 
 /*

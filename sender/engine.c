@@ -753,7 +753,8 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     }
 
     w->status = resp->status;
-    w->retry_after_s = resp->retry_after;
+    w->retry_after_s = resp->retry_after > e->conf->retry_after_max_s
+                       ? e->conf->retry_after_max_s : resp->retry_after;
 
     /* only failures are reported with their reason */
     if (resp->status >= 200 && resp->status <= 299) {
@@ -786,7 +787,7 @@ wp_engine_answer(wp_engine_t *e, wp_engine_slot_t *slot,
     case WP_OUTCOME_RETRY:
         wp_log(e->log, WP_LOG_DEBUG, "delivery to be retried", "aud", o->aud,
                "reason", w->reason, NULL);
-        wp_origin_on_throttle(o, now, resp->retry_after);
+        wp_origin_on_throttle(o, now, w->retry_after_s);
         wp_engine_done(w, WP_RESULT_RETRY);
         break;
 

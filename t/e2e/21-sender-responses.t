@@ -3,7 +3,9 @@
 # 410/404 disable at once and are never sent again; 400/413 fail the
 # message without retry or disable; 401/403 never disable, open the
 # origin's circuit (other subscriptions of that origin wait, then go);
-# 429 + Retry-After (seconds and HTTP-date) is honoured; 503 until the
+# 429 + Retry-After (seconds and HTTP-date) is honoured, up to
+# WEBPUSH_RETRY_AFTER_MAX (an hour: years, or a value past int64 in ms,
+# pause nothing longer); 503 until the
 # attempts run out dead-letters with the reason; a retry that would pass the
 # TTL is dead-lettered as expired; WNS 406 is retried; a request timeout is
 # retried; an expired job is not sent and is
@@ -13,6 +15,7 @@
 use strict;
 use warnings;
 use FindBin;
+use POSIX qw(WNOHANG);
 use Test::More;
 use Time::HiRes qw(time sleep);
 BEGIN { require "$FindBin::Bin/20_sender_lib.pm"; SenderTest->import }
@@ -28,9 +31,11 @@ my $auth = start_mock('m21a');       # 403 origin (circuit)
 my $auth1 = start_mock('m21b');      # 401 origin
 my $thr  = start_mock('m21t');       # throttling / failing origin
 my $slow = start_mock('m21s');       # slow origin
+# origins that answer an absurd Retry-After (each one is paused by it)
+my ($far1, $far2) = start_mocks(['m21r1'], ['m21r2']);
 
 my $allow = join(',', map { "127.0.0.1:$_" } $main, $auth, $auth1, $thr,
-                 $slow);
+                 $slow, $far1, $far2);
 my $snd = start_sender('t21', WEBPUSH_QUEUE_PREFIX => $prefix,
                        WEBPUSH_ALLOWED_ENDPOINTS => $allow,
                        PUSH_RETRY_ATTEMPTS => 2, PUSH_RETRY_DELAY => 100,
@@ -263,6 +268,32 @@ add_subs([[$oksub, $okid]], "u410-$run");   # same user as the 410 one
     is($l && $l->{sentCount}, 1, '... and served once the key expires');
     ok(time() - $t0 >= 1.2, sprintf('... %.1f s later', time() - $t0));
 }
+
+# ---- Retry-After beyond reason: at most WEBPUSH_RETRY_AFTER_MAX (3600 s) ---
+for my $case ([$far1, '99999999999', '~3,000 years'],
+              [$far2, '99999999999999999', 'past int64 once in ms']) {
+    my ($port, $value, $what) = @$case;
+    my ($s, $i) = subscribe($port, behaviour => { status => 429, times => 1,
+                                                  retry_after => 0 + $value });
+    my ($sid) = add_subs([[$s, $i]], "ufar$port-$run");
+    my $t0 = now_ms();
+    enqueue($prefix, job_json(to => { userId => "ufar$port-$run" },
+                              ttl => 7200));
+    # the retry item of that subscription, and when it is due
+    my $due = wait_for(sub {
+        my %z = split /\n/, redis('--raw', 'ZRANGE', "${prefix}retry", 0, -1,
+                                  'WITHSCORES');
+        my ($m) = grep { /\|\Q$sid\E$/ } keys %z;
+        $m ? $z{$m} : undef;
+    }, 15);
+    ok($due, "Retry-After: $value ($what): retried, not dead-lettered");
+    ok($due && $due >= $t0 + 3_590_000 && $due <= now_ms() + 3_600_000,
+       sprintf('... due in %.0f s: the hour the cap allows',
+               (($due // 0) - $t0) / 1000));
+    is(scalar(dead_for($sid)), 0, '... no dead letter');
+    is(requests($port, $i), 1, '... one request so far');
+}
+ok(waitpid($snd->{pid}, WNOHANG) == 0, '... the sender runs on');
 
 # ---- metrics ---------------------------------------------------------------
 {
