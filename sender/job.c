@@ -984,7 +984,7 @@ wp_job_run_shard(wp_sender_t *s)
     if (wp_job_fanout(s, &fo, sh.after) != 1) {
         if (*s->stop && s->q->rc) {
             /* another sender goes on with it now, not after the lease */
-            (void) wp_shard_renew(s->q, &sh, 0, 0);
+            (void) wp_shard_release(s->q, &sh);
         }
         goto done;
     }

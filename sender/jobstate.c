@@ -188,7 +188,6 @@ wp_jobstate_fanout_done(wp_queue_t *q, const char *entry, const char *job,
     char         k1[256], k2[256], k3[256], st[24], ks[24];
     const char  *argv[12];
     size_t       lens[12];
-    redisReply  *r;
 
     snprintf(k1, sizeof(k1), "%sprogress:%s", q->prefix, entry);
     snprintf(k2, sizeof(k2), "%sjobs", q->prefix);
@@ -206,15 +205,7 @@ wp_jobstate_fanout_done(wp_queue_t *q, const char *entry, const char *job,
     }
     lens[8] = job_len;
 
-    r = wp_queue_argv(q, 12, argv, lens);
-    if (r == NULL) {
-        return -1;
-    }
-
-    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
-    freeReplyObject(r);
-
-    return rc;
+    return wp_queue_int(q, wp_queue_argv(q, 12, argv, lens));
 }
 
 
@@ -294,11 +285,10 @@ wp_jobstate_resolve(wp_queue_t *q, const wp_retry_item_t *it,
     const char *jobid, const char *new_member, int64_t new_due_ms,
     const wp_jobdelta_t *d, const wp_dead_add_t *dead)
 {
-    int          argc, i, rc;
+    int          argc, i;
     char         k[4][256], due[24], att[16], v[7][24];
     const char  *argv[32];
     size_t       lens[32];
-    redisReply  *r;
     const char  *names[7] = { "total", "sent", "failed", "disabled",
                               "retried", "deferred", "expired" };
     int64_t      vals[7];
@@ -338,15 +328,7 @@ wp_jobstate_resolve(wp_queue_t *q, const wp_retry_item_t *it,
         lens[i] = strlen(argv[i]);
     }
 
-    r = wp_queue_argv(q, argc, argv, lens);
-    if (r == NULL) {
-        return -1;
-    }
-
-    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
-    freeReplyObject(r);
-
-    return rc;
+    return wp_queue_int(q, wp_queue_argv(q, argc, argv, lens));
 }
 
 

@@ -60,6 +60,25 @@ wp_queue_cmd(wp_queue_t *q, const char *fmt, ...)
 }
 
 
+int
+wp_queue_int(wp_queue_t *q, redisReply *r)
+{
+    int  rc;
+
+    if (r == NULL) {
+        return -1;
+    }
+
+    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
+    if (rc < 0 && r->type != REDIS_REPLY_ERROR) {
+        snprintf(q->err, sizeof(q->err), "Redis: unexpected reply");
+    }
+    freeReplyObject(r);
+
+    return rc;
+}
+
+
 redisReply *
 wp_queue_reply(wp_queue_t *q)
 {
@@ -535,22 +554,9 @@ static const char  wp_queue_renew_lua[] =
 int
 wp_queue_renew(wp_queue_t *q, const char *id)
 {
-    int          rc;
-    redisReply  *r;
-
-    r = wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %s", wp_queue_renew_lua,
-                     q->prefix, WP_QUEUE_GROUP, q->consumer, id);
-    if (r == NULL) {
-        return -1;
-    }
-
-    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
-    if (rc < 0 && r->type != REDIS_REPLY_ERROR) {
-        snprintf(q->err, sizeof(q->err), "renew: unexpected reply");
-    }
-    freeReplyObject(r);
-
-    return rc;
+    return wp_queue_int(q, wp_queue_cmd(q, "EVAL %s 1 %sjobs %s %s %s",
+                                        wp_queue_renew_lua, q->prefix,
+                                        WP_QUEUE_GROUP, q->consumer, id));
 }
 
 

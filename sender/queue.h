@@ -102,6 +102,12 @@ redisReply *wp_queue_cmd(wp_queue_t *q, const char *fmt, ...);
 redisReply *wp_queue_argv(wp_queue_t *q, int argc, const char **argv,
     const size_t *lens);
 
+/*
+ * An integer reply's value, the reply freed; -1 for none or anything
+ * else (q->err says what).
+ */
+int wp_queue_int(wp_queue_t *q, redisReply *r);
+
 /* The next reply to commands appended with redisAppendCommand(). */
 redisReply *wp_queue_reply(wp_queue_t *q);
 void wp_queue_close(wp_queue_t *q);

@@ -66,26 +66,6 @@ static const char  wp_shard_finish_lua[] =
     "return 1";
 
 
-/* An integer reply's value; -1 for anything else. */
-static int
-wp_shard_int(wp_queue_t *q, redisReply *r)
-{
-    int  rc;
-
-    if (r == NULL) {
-        return -1;
-    }
-
-    rc = r->type == REDIS_REPLY_INTEGER ? (int) r->integer : -1;
-    if (rc < 0 && r->type != REDIS_REPLY_ERROR) {
-        snprintf(q->err, sizeof(q->err), "shard: unexpected reply");
-    }
-    freeReplyObject(r);
-
-    return rc;
-}
-
-
 int
 wp_shard_create(wp_queue_t *q, const char *entry, const char *job,
     size_t job_len, int64_t started_ms, int64_t keep_s, const char *after,
@@ -129,7 +109,7 @@ wp_shard_create(wp_queue_t *q, const char *entry, const char *job,
     }
     lens[9] = job_len;
 
-    rc = wp_shard_int(q, wp_queue_argv(q, argc, argv, lens));
+    rc = wp_queue_int(q, wp_queue_argv(q, argc, argv, lens));
 
     free(argv);
     free(lens);
@@ -169,7 +149,7 @@ wp_shard_take(wp_queue_t *q, int64_t now_ms, int64_t lease_ms,
     slash = strrchr(sh->member, '/');
     if (slash == NULL || (size_t) (slash - sh->member) >= sizeof(sh->entry))
     {
-        (void) wp_shard_int(q, wp_queue_cmd(q, "ZREM %sshards %s",
+        (void) wp_queue_int(q, wp_queue_cmd(q, "ZREM %sshards %s",
                                             q->prefix, sh->member));
         return 0;
     }
@@ -230,7 +210,7 @@ int
 wp_shard_renew(wp_queue_t *q, const wp_shard_t *sh, int64_t now_ms,
     int64_t lease_ms)
 {
-    return wp_shard_int(q, wp_queue_cmd(q, "EVAL %s 2 %sshards %sshard:%s"
+    return wp_queue_int(q, wp_queue_cmd(q, "EVAL %s 2 %sshards %sshard:%s"
                                         " %s %d %lld %s", wp_shard_renew_lua,
                                         q->prefix, q->prefix, sh->entry,
                                         sh->member, sh->k,
@@ -242,7 +222,7 @@ wp_shard_renew(wp_queue_t *q, const wp_shard_t *sh, int64_t now_ms,
 int
 wp_shard_finish(wp_queue_t *q, const wp_shard_t *sh)
 {
-    return wp_shard_int(q, wp_queue_cmd(q, "EVAL %s 2 %sshards %sshard:%s"
+    return wp_queue_int(q, wp_queue_cmd(q, "EVAL %s 2 %sshards %sshard:%s"
                                         " %s %d %s", wp_shard_finish_lua,
                                         q->prefix, q->prefix, sh->entry,
                                         sh->member, sh->k, q->consumer));
@@ -254,4 +234,12 @@ wp_shard_free(wp_shard_t *sh)
 {
     free(sh->job);
     sh->job = NULL;
+}
+
+
+int
+wp_shard_release(wp_queue_t *q, const wp_shard_t *sh)
+{
+    /* a lease that ended at 0: free for the next sender that looks */
+    return wp_shard_renew(q, sh, 0, 0);
 }

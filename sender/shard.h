@@ -63,6 +63,9 @@ int wp_shard_take(wp_queue_t *q, int64_t now_ms, int64_t lease_ms,
 int wp_shard_renew(wp_queue_t *q, const wp_shard_t *sh, int64_t now_ms,
     int64_t lease_ms);
 
+/* Give it back at once (SIGTERM): 1; 0 not ours; -1 error. */
+int wp_shard_release(wp_queue_t *q, const wp_shard_t *sh);
+
 /*
  * All its pages are committed: 2 when it was the job's last shard (the
  * caller finishes the job), 1 done, 0 not ours any more, -1 error.
